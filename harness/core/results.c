@@ -1,0 +1,228 @@
+#include "core/results.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/doc.h"
+
+const char *results_dir(const char *opt)
+{
+	const char *env = getenv("CHAOSLAB_RESULTS");
+
+	if (opt && *opt)
+		return opt;
+	if (env && *env)
+		return env;
+	return "results";
+}
+
+int results_write(const char *dir, const char *run_id, const cJSON *doc, char *out, size_t size,
+		  struct cl_error *err)
+{
+	char tmp[1024], final[1024];
+	char *text = NULL;
+	int fd = -1, dfd = -1, rc = -1;
+	size_t len, off = 0;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return cl_error_errno(err, CL_EXIT_USAGE, errno,
+				      "unable to create results directory '%s'", dir);
+	snprintf(final, sizeof(final), "%s/%s.json", dir, run_id);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.json.tmp.%d", dir, run_id, (int)getpid());
+	text = cJSON_Print(doc);
+	if (!text)
+		return cl_error_set(err, CL_EXIT_USAGE, "out of memory");
+	len = strlen(text);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to create '%s'", tmp);
+		goto out;
+	}
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to write '%s'", tmp);
+			goto fail_unlink;
+		}
+		off += (size_t)n;
+	}
+	if (write(fd, "\n", 1) != 1) {
+		cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to write '%s'", tmp);
+		goto fail_unlink;
+	}
+	if (fsync(fd) < 0) {
+		cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to fsync '%s'", tmp);
+		goto fail_unlink;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to close '%s'", tmp);
+		goto fail_unlink;
+	}
+	fd = -1;
+	if (rename(tmp, final) < 0) {
+		cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to rename '%s' to '%s'", tmp, final);
+		goto fail_unlink;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0) {
+		cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to fsync directory '%s'", dir);
+		goto out;
+	}
+	if (out)
+		snprintf(out, size, "%s", final);
+	rc = 0;
+	goto out;
+fail_unlink:
+	unlink(tmp);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	free(text);
+	return rc;
+}
+
+int results_check(const cJSON *doc, char *why, size_t size)
+{
+	const cJSON *schema = cJSON_GetObjectItemCaseSensitive(doc, "schema");
+	const cJSON *run = cJSON_GetObjectItemCaseSensitive(doc, "run_id");
+	const cJSON *sc = cJSON_GetObjectItemCaseSensitive(doc, "scenario");
+	const cJSON *outcome = cJSON_GetObjectItemCaseSensitive(doc, "outcome");
+	const cJSON *started = cJSON_GetObjectItemCaseSensitive(doc, "started_at");
+
+	if (!cJSON_IsObject(doc)) {
+		snprintf(why, size, "not a JSON object");
+		return -1;
+	}
+	if (!cJSON_IsNumber(schema)) {
+		snprintf(why, size, "no schema version");
+		return -1;
+	}
+	if (schema->valueint != RESULTS_SCHEMA) {
+		snprintf(why, size, "schema version %d, this chaoslab reads %d", schema->valueint,
+			 RESULTS_SCHEMA);
+		return -1;
+	}
+	if (!cJSON_IsString(run) || !cJSON_IsObject(sc) || !cJSON_IsString(outcome) ||
+	    !cJSON_IsString(started)) {
+		snprintf(why, size, "missing run_id, scenario, outcome or started_at");
+		return -1;
+	}
+	if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(sc, "id"))) {
+		snprintf(why, size, "scenario has no id");
+		return -1;
+	}
+	return 0;
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const struct result_entry *x = a, *y = b;
+	const cJSON *sx = cJSON_GetObjectItemCaseSensitive(x->doc, "started_at");
+	const cJSON *sy = cJSON_GetObjectItemCaseSensitive(y->doc, "started_at");
+	int c = strcmp(sx->valuestring, sy->valuestring);
+
+	return c ? c : strcmp(x->path, y->path);
+}
+
+int results_read_all(const char *dir, struct result_list *out, results_bad_fn bad, void *opaque,
+		     struct cl_error *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	memset(out, 0, sizeof(*out));
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		return cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to open '%s'", dir);
+	}
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		char path[1024], why[256];
+		struct cl_error e;
+		size_t len;
+		char *text;
+		cJSON *doc;
+
+		if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".json"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		text = doc_read_file(path, &len, &e);
+		if (!text) {
+			if (bad)
+				bad(path, e.msg, opaque);
+			continue;
+		}
+		doc = cJSON_ParseWithLength(text, len);
+		free(text);
+		if (!doc) {
+			if (bad)
+				bad(path, "not valid JSON", opaque);
+			continue;
+		}
+		if (results_check(doc, why, sizeof(why))) {
+			if (bad)
+				bad(path, why, opaque);
+			cJSON_Delete(doc);
+			continue;
+		}
+		struct result_entry *ni = realloc(out->items, (out->count + 1) * sizeof(*ni));
+		char *p = strdup(path);
+		if (!ni || !p) {
+			if (ni)
+				out->items = ni;
+			free(p);
+			cJSON_Delete(doc);
+			closedir(d);
+			results_list_release(out);
+			return cl_error_set(err, CL_EXIT_USAGE, "out of memory");
+		}
+		out->items = ni;
+		out->items[out->count].path = p;
+		out->items[out->count].doc = doc;
+		out->count++;
+	}
+	closedir(d);
+	if (out->count)
+		qsort(out->items, out->count, sizeof(*out->items), by_start);
+	return 0;
+}
+
+const struct result_entry *results_find(const struct result_list *list, const char *run_id)
+{
+	const struct result_entry *hit = NULL;
+	size_t l = strlen(run_id);
+
+	for (size_t i = 0; i < list->count; i++) {
+		const cJSON *r = cJSON_GetObjectItemCaseSensitive(list->items[i].doc, "run_id");
+		if (!strcmp(r->valuestring, run_id))
+			return &list->items[i];
+		if (!strncmp(r->valuestring, run_id, l)) {
+			if (hit)
+				return NULL; /* ambiguous prefix */
+			hit = &list->items[i];
+		}
+	}
+	return hit;
+}
+
+void results_list_release(struct result_list *list)
+{
+	for (size_t i = 0; i < list->count; i++) {
+		free(list->items[i].path);
+		cJSON_Delete(list->items[i].doc);
+	}
+	free(list->items);
+	memset(list, 0, sizeof(*list));
+}
