@@ -272,7 +272,8 @@ struct journal *journal_begin(const char *dir, const char *run_id, const char *s
 	}
 	snprintf(j->dir, sizeof(j->dir), "%s", dir);
 	snprintf(j->run_id, sizeof(j->run_id), "%s", run_id);
-	proc_ident_of(getpid(), &me);
+	if (proc_ident_of(getpid(), &me) < 0)
+		memset(&me, 0, sizeof(me)); /* no owner: recover will not wait for one */
 	rec = cJSON_CreateObject();
 	cJSON_AddNumberToObject(rec, "seq", (double)j->seq++);
 	cJSON_AddStringToObject(rec, "rec", "begin");
@@ -401,6 +402,15 @@ int journal_read(const char *path, struct journal_view *v, struct cl_error *err)
 			struct journal_step *st = view_step(v, step->valuestring,
 							    cJSON_IsString(type) ? type->valuestring : NULL,
 							    intent);
+			/* Dropping an intent would leave its change unreverted. */
+			if (!st && intent) {
+				cJSON_Delete(r);
+				free(line);
+				fclose(f);
+				journal_view_release(v);
+				return cl_error_set(err, CL_EXIT_REVERT, "out of memory reading '%s'",
+						    path);
+			}
 			if (st) {
 				if ((intent || !strcmp(rs, "update")) && cJSON_IsObject(undo)) {
 					cJSON_Delete(st->undo);
@@ -435,6 +445,37 @@ static void report_add(struct recover_report *rep, const char *fmt, const char *
 		snprintf(rep->text + off, sizeof(rep->text) - off, fmt, a, b, c);
 }
 
+/* Cut a torn last record (bytes after the last newline) off the journal, so
+ * the records appended next start on a line of their own instead of being
+ * glued to the torn one and lost with it. The torn record's action never ran:
+ * the protocol acts only once a record's fsync returned. */
+static int drop_torn_tail(int fd)
+{
+	char buf[4096];
+	struct stat st;
+	off_t end, keep = 0;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	for (end = st.st_size; end > 0 && !keep;) {
+		size_t n = end > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)end;
+		off_t from = end - (off_t)n;
+		if (pread(fd, buf, n, from) != (ssize_t)n)
+			return -1;
+		for (size_t i = n; i-- > 0;)
+			if (buf[i] == '\n') {
+				keep = from + (off_t)i + 1;
+				break;
+			}
+		end = from;
+	}
+	if (keep == st.st_size)
+		return 0;
+	if (ftruncate(fd, keep) < 0 || fdatasync(fd) < 0)
+		return -1;
+	return 0;
+}
+
 int journal_recover(const char *dir, struct recover_report *rep, struct cl_error *err)
 {
 	char path[600];
@@ -444,23 +485,32 @@ int journal_recover(const char *dir, struct recover_report *rep, struct cl_error
 
 	memset(rep, 0, sizeof(*rep));
 	journal_path(dir, path, sizeof(path));
-	if (access(path, F_OK) != 0)
-		return 0;
+	if (access(path, F_OK) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		return cl_error_errno(err, CL_EXIT_REVERT, errno, "unable to access '%s'", path);
+	}
 	if (journal_read(path, &v, err))
 		return -1;
+	if (v.owner.pid && proc_ident_alive(&v.owner) && v.owner.pid != getpid()) {
+		cl_error_set(err, CL_EXIT_USAGE,
+			     "the run in '%s' is still alive (pid %d): not recovering", path,
+			     (int)v.owner.pid);
+		journal_view_release(&v);
+		return -1;
+	}
 	rep->found = true;
 	rep->torn = (size_t)v.torn;
 	snprintf(rep->run_id, sizeof(rep->run_id), "%s", v.run_id);
 	snprintf(rep->scenario, sizeof(rep->scenario), "%s", v.scenario);
-	if (v.owner.pid && proc_ident_alive(&v.owner) && v.owner.pid != getpid()) {
-		journal_view_release(&v);
-		return cl_error_set(err, CL_EXIT_USAGE,
-				    "the run in '%s' is still alive (pid %d): not recovering", path,
-				    (int)v.owner.pid);
-	}
-	j.fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	j.fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
 	if (j.fd < 0) {
 		rc = cl_error_errno(err, CL_EXIT_REVERT, errno, "unable to open '%s'", path);
+		goto out;
+	}
+	if (drop_torn_tail(j.fd) < 0) {
+		rc = cl_error_errno(err, CL_EXIT_REVERT, errno,
+				    "unable to cut the torn last record off '%s'", path);
 		goto out;
 	}
 	snprintf(j.dir, sizeof(j.dir), "%s", dir);

@@ -26,10 +26,15 @@ int results_write(const char *dir, const char *run_id, const cJSON *doc, char *o
 		  struct cl_error *err)
 {
 	char tmp[1024], final[1024];
-	char *text = NULL;
+	char *text = NULL, *grown;
 	int fd = -1, dfd = -1, rc = -1;
 	size_t len, off = 0;
 
+	/* The run id names a file in dir: never a path, never a hidden (temp)
+	 * name the reader would skip. */
+	if (!run_id[0] || run_id[0] == '.' || strchr(run_id, '/'))
+		return cl_error_set(err, CL_EXIT_USAGE, "invalid run id '%s' for a results file",
+				    run_id);
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return cl_error_errno(err, CL_EXIT_USAGE, errno,
 				      "unable to create results directory '%s'", dir);
@@ -39,6 +44,15 @@ int results_write(const char *dir, const char *run_id, const cJSON *doc, char *o
 	if (!text)
 		return cl_error_set(err, CL_EXIT_USAGE, "out of memory");
 	len = strlen(text);
+	/* The closing newline goes out with the text: one write loop. */
+	grown = realloc(text, len + 2);
+	if (!grown) {
+		free(text);
+		return cl_error_set(err, CL_EXIT_USAGE, "out of memory");
+	}
+	text = grown;
+	text[len++] = '\n';
+	text[len] = '\0';
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to create '%s'", tmp);
@@ -53,10 +67,6 @@ int results_write(const char *dir, const char *run_id, const cJSON *doc, char *o
 			goto fail_unlink;
 		}
 		off += (size_t)n;
-	}
-	if (write(fd, "\n", 1) != 1) {
-		cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to write '%s'", tmp);
-		goto fail_unlink;
 	}
 	if (fsync(fd) < 0) {
 		cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to fsync '%s'", tmp);
@@ -108,8 +118,8 @@ int results_check(const cJSON *doc, char *why, size_t size)
 		snprintf(why, size, "no schema version");
 		return -1;
 	}
-	if (schema->valueint != RESULTS_SCHEMA) {
-		snprintf(why, size, "schema version %d, this chaoslab reads %d", schema->valueint,
+	if (schema->valuedouble != (double)RESULTS_SCHEMA) {
+		snprintf(why, size, "schema version %g, this chaoslab reads %d", schema->valuedouble,
 			 RESULTS_SCHEMA);
 		return -1;
 	}
@@ -204,10 +214,17 @@ const struct result_entry *results_find(const struct result_list *list, const ch
 	const struct result_entry *hit = NULL;
 	size_t l = strlen(run_id);
 
+	if (!l)
+		return NULL;
+	/* An exact id wins even when it is also a prefix of others ("run-1"
+	 * of "run-10"), wherever it sorts. */
 	for (size_t i = 0; i < list->count; i++) {
 		const cJSON *r = cJSON_GetObjectItemCaseSensitive(list->items[i].doc, "run_id");
 		if (!strcmp(r->valuestring, run_id))
 			return &list->items[i];
+	}
+	for (size_t i = 0; i < list->count; i++) {
+		const cJSON *r = cJSON_GetObjectItemCaseSensitive(list->items[i].doc, "run_id");
 		if (!strncmp(r->valuestring, run_id, l)) {
 			if (hit)
 				return NULL; /* ambiguous prefix */

@@ -17,7 +17,8 @@ const char *results_dir(const char *opt);
 /* Write doc as DIR/<run_id>.json: temp file in DIR, write, fsync, rename,
  * fsync the directory; on failure the temp file is removed and the error says
  * which step failed. The final name never holds a partial file. out (may be
- * NULL) gets the final path. */
+ * NULL) gets the final path. run_id must be a plain file name: not empty, no
+ * '/', not starting with '.' (hidden names are temp files). */
 int results_write(const char *dir, const char *run_id, const cJSON *doc, char *out, size_t size,
 		  struct cl_error *err);
 
@@ -38,7 +39,8 @@ typedef void (*results_bad_fn)(const char *path, const char *why, void *opaque);
 int results_read_all(const char *dir, struct result_list *out, results_bad_fn bad, void *opaque,
 		     struct cl_error *err);
 
-/* Find one result by run id (or unique prefix). NULL if none. */
+/* Find one result by run id, else by a unique prefix of one. An exact id wins
+ * over longer ids it prefixes. NULL if none, ambiguous, or run_id is empty. */
 const struct result_entry *results_find(const struct result_list *list, const char *run_id);
 
 void results_list_release(struct result_list *list);
