@@ -18,6 +18,10 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{ "drill", cmd_drill, "run one timed break/fix drill" },
+	{ "status", cmd_status, "the running drill: clock, criteria, hints left" },
+	{ "hint", cmd_hint, "take the running drill's next hint (costs points)" },
+	{ "giveup", cmd_giveup, "give up the running drill: revert and score" },
 	{ "list", cmd_list, "list the drill catalog and whether each runs here" },
 	{ "show", cmd_show, "show one drill, or an injector's or verifier's parameters" },
 	{ "validate", cmd_validate, "check scenario files; exit 0 when all are valid, 2 if not" },

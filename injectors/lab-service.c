@@ -1,28 +1,305 @@
-/* lab-service: run a lab service (demo-api) for the drill; scenarios list it under lab:. */
+/* lab-service: run a lab service (demo-api) for the drill; scenarios list it
+ * under lab:.
+ *
+ * The service is chaoslab re-executed as a worker named after the service
+ * (`ps` and `ss -ltnp` show "demo-api"), carrying the step's owner tag.
+ * apply() returns once the port accepts connections, so the drill's first
+ * check already sees a healthy service. A port somebody else holds is
+ * refused up front, naming the holder: killing a stranger's listener, or
+ * timing a drill against it, would both be wrong. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "core/registry.h"
+#include "lab/service.h"
+#include "sys/proc.h"
+#include "sys/worker.h"
 
 static const char *const lab_service_names[] = { "demo-api", NULL };
 
 static const struct param_spec lab_service_params[] = {
-	{ "service", PARAM_ENUM, true, NULL, 0, 0, lab_service_names, "which lab service" },
-	{ "port", PARAM_INT, false, "18080", 1, 65535, NULL, "TCP port on 127.0.0.1" },
+	{ "service", PARAM_ENUM, true, NULL, 0, 0, lab_service_names,
+	  "which lab service to run" },
+	{ "port", PARAM_INT, false, "18080", 1, 65535, NULL,
+	  "TCP port it listens on, on 127.0.0.1 only; must be free" },
 	{ NULL },
 };
 
+#define LISTEN_TIMEOUT_MS 5000
+#define LISTEN_POLL_MS 20
+#define STOP_GRACE_MS 2000
+
+static int lab_service_supported(const struct params *p, char *why, size_t size)
+{
+	return worker_supported(why, size);
+}
+
+/* The inode of a socket listening on TCP port, from /proc/net/tcp or tcp6;
+ * 0 if none is found. */
+static unsigned long listener_inode(const char *table, int port)
+{
+	char line[512];
+	unsigned long inode = 0;
+	FILE *f = fopen(table, "re");
+
+	if (!f)
+		return 0;
+	while (!inode && fgets(line, sizeof(line), f)) {
+		char local[64];
+		unsigned int st, lport;
+		unsigned long ino;
+		char *colon;
+
+		/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+		if (sscanf(line, " %*s %63s %*s %x %*s %*s %*s %*s %*s %lu", local, &st, &ino) != 3)
+			continue;
+		colon = strrchr(local, ':');
+		if (!colon || sscanf(colon + 1, "%x", &lport) != 1)
+			continue;
+		if (st == 0x0A && (int)lport == port)
+			inode = ino;
+	}
+	fclose(f);
+	return inode;
+}
+
+/* The pid holding socket inode open, 0 if not found. */
+static pid_t socket_holder(unsigned long inode)
+{
+	char want[64], path[300], link[64];
+	struct dirent *de, *fe;
+	pid_t found = 0;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return 0;
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	while (!found && (de = readdir(d))) {
+		DIR *fd_dir;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd", de->d_name);
+		fd_dir = opendir(path);
+		if (!fd_dir)
+			continue;
+		while (!found && (fe = readdir(fd_dir))) {
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/proc/%s/fd/%s", de->d_name, fe->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			if (!strcmp(link, want))
+				found = (pid_t)atoi(de->d_name);
+		}
+		closedir(fd_dir);
+	}
+	closedir(d);
+	return found;
+}
+
+/* 0 if 127.0.0.1:port can be bound now, else -1 with err naming the holder
+ * when it can be found. */
+static int port_free(const char *service, int port, struct cl_error *err)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int one = 1, fd, saved;
+	unsigned long inode;
+	struct proc_stat st;
+	pid_t holder = 0;
+
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return cl_error_errno(err, CL_EXIT_USAGE, errno, "lab-service: unable to create a socket");
+	/* The service binds with SO_REUSEADDR too: TIME_WAIT leftovers are fine. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (!bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		return 0;
+	}
+	saved = errno;
+	close(fd);
+	if (saved != EADDRINUSE)
+		return cl_error_errno(err, CL_EXIT_USAGE, saved,
+				      "lab-service: unable to bind 127.0.0.1:%d for %s", port, service);
+	inode = listener_inode("/proc/net/tcp", port);
+	if (!inode)
+		inode = listener_inode("/proc/net/tcp6", port);
+	if (inode)
+		holder = socket_holder(inode);
+	if (holder > 0 && !proc_stat_read(holder, &st))
+		return cl_error_set(err, CL_EXIT_USAGE,
+				    "lab-service: port %d on 127.0.0.1 is already in use by pid %d (%s); "
+				    "stop it or give %s another port",
+				    port, (int)holder, st.comm, service);
+	return cl_error_set(err, CL_EXIT_USAGE,
+			    "lab-service: port %d on 127.0.0.1 is already in use (see: ss -ltnp "
+			    "'sport = :%d'); stop that program or give %s another port",
+			    port, port, service);
+}
+
+/* True once 127.0.0.1:port accepts a TCP connection. */
+static bool port_accepts(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	bool ok;
+	int fd;
+
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* Wait until the worker listens; an early exit is reported with its status
+ * (and the worker reaped: it is our child and nobody else waits for it). */
+static int wait_listening(const char *service, int port, pid_t pid, int pidfd,
+			  struct cl_error *err)
+{
+	double deadline = mono_now() + LISTEN_TIMEOUT_MS / 1000.0;
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	int status;
+
+	for (;;) {
+		if (port_accepts(port))
+			return 0;
+		if (poll(&pfd, 1, LISTEN_POLL_MS) > 0 && (pfd.revents & POLLIN)) {
+			if (waitpid(pid, &status, WNOHANG) == pid) {
+				if (WIFEXITED(status))
+					return cl_error_set(err, CL_EXIT_USAGE,
+							    "%s exited with status %d before listening "
+							    "on 127.0.0.1:%d",
+							    service, WEXITSTATUS(status), port);
+				return cl_error_set(err, CL_EXIT_USAGE,
+						    "%s was killed by signal %d before listening on "
+						    "127.0.0.1:%d",
+						    service, WTERMSIG(status), port);
+			}
+			return cl_error_set(err, CL_EXIT_USAGE,
+					    "%s exited before listening on 127.0.0.1:%d", service, port);
+		}
+		if (mono_now() >= deadline)
+			return cl_error_set(err, CL_EXIT_USAGE,
+					    "%s did not start listening on 127.0.0.1:%d within %d s",
+					    service, port, LISTEN_TIMEOUT_MS / 1000);
+	}
+}
+
 static int lab_service_apply(struct inject_ctx *ctx, struct cl_error *err)
 {
-	return cl_error_set(err, CL_EXIT_PRIVILEGE, "lab-service: not built yet");
+	const char *service = params_str(ctx->params, "service", "demo-api");
+	int port = (int)params_int(ctx->params, "port", 18080);
+	char owner[160], listen_word[32];
+	const char *extra[] = { "--listen", listen_word, NULL };
+	struct proc_ident id;
+	struct worker_spec spec;
+	cJSON *args = NULL, *workers, *ident;
+	int pidfd = -1, rc = -1;
+
+	if (!lab_service_find(service))
+		return cl_error_set(err, CL_EXIT_USAGE, "lab-service: no lab service '%s'", service);
+	if (port_free(service, port, err))
+		return -1;
+
+	worker_owner_tag(owner, sizeof(owner), ctx->run_id, ctx->step_id);
+	cJSON_DeleteItemFromObjectCaseSensitive(ctx->undo, "owner");
+	cJSON_DeleteItemFromObjectCaseSensitive(ctx->undo, "service");
+	cJSON_DeleteItemFromObjectCaseSensitive(ctx->undo, "port");
+	cJSON_DeleteItemFromObjectCaseSensitive(ctx->undo, "workers");
+	workers = cJSON_CreateArray();
+	if (!workers || !cJSON_AddItemToObject(ctx->undo, "workers", workers) ||
+	    !cJSON_AddStringToObject(ctx->undo, "owner", owner) ||
+	    !cJSON_AddStringToObject(ctx->undo, "service", service) ||
+	    !cJSON_AddNumberToObject(ctx->undo, "port", port)) {
+		if (workers && !cJSON_GetObjectItemCaseSensitive(ctx->undo, "workers"))
+			cJSON_Delete(workers);
+		return cl_error_set(err, CL_EXIT_USAGE, "lab-service: out of memory");
+	}
+	/* The tag reaches the journal before the process that carries it exists. */
+	if (inject_ctx_save(ctx, err))
+		return -1;
+
+	args = cJSON_CreateObject();
+	if (!args || !cJSON_AddNumberToObject(args, "port", port)) {
+		cl_error_set(err, CL_EXIT_USAGE, "lab-service: out of memory");
+		goto out;
+	}
+	snprintf(listen_word, sizeof(listen_word), "127.0.0.1:%d", port);
+	spec = (struct worker_spec){
+		.kind = service,
+		.name = service,
+		.extra = extra,
+		.args = args,
+		.owner = owner,
+	};
+	if (worker_spawn(&spec, &id, &pidfd, err)) {
+		cl_error_prefix(err, "lab-service");
+		goto out;
+	}
+	ident = proc_ident_to_json(&id);
+	if (!ident || !cJSON_AddItemToArray(workers, ident)) {
+		cJSON_Delete(ident);
+		cl_error_set(err, CL_EXIT_USAGE, "lab-service: out of memory");
+		goto out;
+	}
+	if (inject_ctx_save(ctx, err))
+		goto out;
+	if (wait_listening(service, port, id.pid, pidfd, err))
+		goto out;
+	rc = 0;
+out:
+	if (pidfd >= 0)
+		close(pidfd);
+	cJSON_Delete(args);
+	return rc;
 }
 
 static int lab_service_revert(struct revert_ctx *ctx, struct cl_error *err)
 {
-	return 0;
+	const cJSON *svc = ctx->undo ? cJSON_GetObjectItemCaseSensitive(ctx->undo, "service") : NULL;
+	const char *service = cJSON_IsString(svc) ? svc->valuestring : "lab service";
+	struct proc_set set;
+	int killed = 0, rc;
+
+	ctx->report[0] = '\0';
+	if (proc_set_from_undo(&set, ctx->undo))
+		return cl_error_set(err, CL_EXIT_REVERT, "lab-service: out of memory");
+	/* A bare intent (the harness died before apply saved anything) still
+	 * names the run and step, and so the tag. */
+	if (!set.owner[0] && ctx->run_id && ctx->step_id)
+		worker_owner_tag(set.owner, sizeof(set.owner), ctx->run_id, ctx->step_id);
+	rc = worker_kill_owned(set.owner, set.idents, set.nidents, STOP_GRACE_MS, &killed, err);
+	if (rc)
+		cl_error_prefix(err, "lab-service: unable to stop %s", service);
+	else if (killed)
+		snprintf(ctx->report, sizeof(ctx->report), "stopped %s (%d process%s)", service,
+			 killed, killed == 1 ? "" : "es");
+	proc_set_release(&set);
+	return rc;
 }
 
 const struct injector lab_service_injector = {
 	.name = "lab-service",
 	.summary = "run a lab service (demo-api) for the drill; scenarios list it under lab:",
 	.params = lab_service_params,
+	.supported = lab_service_supported,
 	.apply = lab_service_apply,
 	.revert = lab_service_revert,
 };
