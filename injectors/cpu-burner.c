@@ -44,7 +44,10 @@ static const struct param_spec cpu_burner_params[] = {
 	{ "nice", PARAM_INT, false, "0", -20, 19, NULL,
 	  "nice value of the workers (below 0 needs CAP_SYS_NICE)" },
 	{ "respawn", PARAM_BOOL, false, "false", 0, 0, NULL,
-	  "a parent named name restarts a killed burner: the fix is to stop the parent" },
+	  "a parent restarts a killed burner: the fix is to stop the parent" },
+	{ "parent_name", PARAM_STRING, false, NULL, 0, 15, NULL,
+	  "with respawn: the restarting parent's name (default: name), so killing the "
+	  "burners by name does not stop it" },
 	{ NULL },
 };
 
@@ -128,7 +131,7 @@ static int args_int(const cJSON *args, const char *key, int lo, int hi, int *out
 
 /* Fork one burner under the parent (already locked down: the child inherits
  * the filter). -1 if fork failed. */
-static pid_t burner_fork(int load_percent)
+static pid_t burner_fork(int load_percent, const char *name)
 {
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -138,12 +141,14 @@ static pid_t burner_fork(int load_percent)
 	/* Die with the parent: stopping it is the fix. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(0);
+	if (name)
+		worker_set_title(name);
 	burner_loop(load_percent);
 }
 
 /* Respawn mode: keep `workers` burners alive until killed. SIGTERM keeps its
  * default action, so `kill PID` is a fix. */
-static int burner_parent(int workers, int load_percent)
+static int burner_parent(int workers, int load_percent, const char *burner_name)
 {
 	static const char *const extra[] = { "clone", "clone3", "fork",	 "set_robust_list",
 					     "wait4", "waitid", "prctl", NULL };
@@ -161,7 +166,7 @@ static int burner_parent(int workers, int load_percent)
 
 		for (int i = 0; i < workers; i++) {
 			if (kids[i] < 0) {
-				kids[i] = burner_fork(load_percent);
+				kids[i] = burner_fork(load_percent, burner_name);
 				born[i] = clock_s(CLOCK_MONOTONIC);
 			}
 		}
@@ -199,7 +204,8 @@ static int cpu_burner_worker(const cJSON *args)
 	if (cJSON_IsString(role) && !strcmp(role->valuestring, "parent")) {
 		if (args_int(args, "workers", 1, BURNER_MAX_WORKERS, &workers, &err))
 			return worker_exit_error(&err);
-		return burner_parent(workers, load);
+		const cJSON *bn = cJSON_GetObjectItemCaseSensitive(args, "burner_name");
+		return burner_parent(workers, load, cJSON_IsString(bn) ? bn->valuestring : NULL);
 	}
 	if (worker_lockdown(NULL, &err))
 		return worker_exit_error(&err);
@@ -207,6 +213,32 @@ static int cpu_burner_worker(const cJSON *args)
 }
 
 /* ---- the injector --------------------------------------------------------- */
+
+/* Names are what ps and pkill -x see: no '/' (exec would refuse it) and no
+ * whitespace (pkill -x NAME could never match it). */
+static int name_ok(const char *name)
+{
+	return name && !strpbrk(name, "/ \t\n");
+}
+
+static int cpu_burner_validate(const struct params *params, char *msg, size_t size)
+{
+	const char *pname = params_str(params, "parent_name", NULL);
+
+	if (!name_ok(params_str(params, "name", "cpuburn"))) {
+		snprintf(msg, size, "name must not contain '/' or whitespace");
+		return -1;
+	}
+	if (pname && !name_ok(pname)) {
+		snprintf(msg, size, "parent_name must not contain '/' or whitespace");
+		return -1;
+	}
+	if (pname && !params_bool(params, "respawn", false)) {
+		snprintf(msg, size, "parent_name needs respawn: true");
+		return -1;
+	}
+	return 0;
+}
 
 static int cpu_burner_supported(const struct params *params, char *why, size_t size)
 {
@@ -236,8 +268,14 @@ static int cpu_burner_apply(struct inject_ctx *ctx, struct cl_error *err)
 		goto out;
 	cJSON_AddStringToObject(args, "role", respawn ? "parent" : "burner");
 	cJSON_AddNumberToObject(args, "load_percent", load);
-	if (respawn)
+	if (respawn) {
+		const char *pname = params_str(ctx->params, "parent_name", NULL);
 		cJSON_AddNumberToObject(args, "workers", workers);
+		if (pname && strcmp(pname, spec.name)) {
+			cJSON_AddStringToObject(args, "burner_name", spec.name);
+			spec.name = pname;
+		}
+	}
 	spec.args = args;
 	for (int i = 0; i < (respawn ? 1 : workers); i++) {
 		struct proc_ident id;
@@ -278,6 +316,7 @@ const struct injector cpu_burner_injector = {
 	.summary = "burn CPU in workers at a target load, optionally respawned by a parent",
 	.params = cpu_burner_params,
 	.supported = cpu_burner_supported,
+	.validate = cpu_burner_validate,
 	.apply = cpu_burner_apply,
 	.revert = cpu_burner_revert,
 	.worker = cpu_burner_worker,

@@ -403,6 +403,22 @@ out:
 
 /* ---- the worker side --------------------------------------------------- */
 
+/* The argv area of this worker, for worker_set_title(). */
+static char *title_area;
+static size_t title_size;
+
+void worker_set_title(const char *name)
+{
+	char comm[WORKER_NAME_MAX + 1];
+
+	snprintf(comm, sizeof(comm), "%s", name);
+	prctl(PR_SET_NAME, comm, 0, 0, 0);
+	if (title_area && title_size > 1) {
+		memset(title_area, 0, title_size);
+		snprintf(title_area, title_size, "%s", name);
+	}
+}
+
 int worker_main(int argc, char **argv)
 {
 	const char *kind = getenv("CHAOSLAB_WORKER");
@@ -415,6 +431,11 @@ int worker_main(int argc, char **argv)
 	cJSON *j = NULL;
 	int rc = 127;
 
+	/* argv strings are contiguous: their span is what ps shows. */
+	if (argc > 0 && argv[0]) {
+		title_area = argv[0];
+		title_size = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0]);
+	}
 	if (in && in->worker) {
 		body = in->worker;
 	} else if (kind) {

@@ -59,6 +59,10 @@ void worker_set_exe(const char *path);
  * executed), else -1 and why; for an injector's supported(). */
 int worker_supported(char *why, size_t size);
 
+/* In a worker, or a process it forked: set the name ps, top and pkill see
+ * (comm, and the command line within the space exec gave it). */
+void worker_set_title(const char *name);
+
 /* Entry point when re-executed as a worker; returns the exit status (127
  * when the kind is unknown or the arguments are not a JSON object). */
 int worker_main(int argc, char **argv);
