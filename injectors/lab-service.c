@@ -29,6 +29,8 @@ static const char *const lab_service_names[] = { "demo-api", NULL };
 static const struct param_spec lab_service_params[] = {
 	{ "service", PARAM_ENUM, true, NULL, 0, 0, lab_service_names,
 	  "which lab service to run" },
+	{ "netns", PARAM_BOOL, false, "false", 0, 0, NULL,
+	  "run inside the lab network namespace (set by the engine when lab: lists network)" },
 	{ "port", PARAM_INT, false, "18080", 1, 65535, NULL,
 	  "TCP port it listens on, on 127.0.0.1 only; must be free" },
 	{ NULL },

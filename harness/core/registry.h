@@ -77,6 +77,10 @@ struct check_env {
 	const cJSON *(*injection)(void *opaque, const char *step_id);
 	/* pid of a running lab service by name; -1 if not running. */
 	pid_t (*service_pid)(void *opaque, const char *name);
+	/* Where a running lab service listens: 0 with host (an IPv4 literal:
+	 * 127.0.0.1, or the service's address inside the lab network) and port,
+	 * -1 if not running. From the lab step's undo "address" and "port". */
+	int (*service_addr)(void *opaque, const char *name, char *host, size_t size, int *port);
 	void *opaque;
 };
 

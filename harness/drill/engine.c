@@ -201,6 +201,24 @@ static pid_t env_service_pid(void *opaque, const char *name)
 	return pi.pid;
 }
 
+static int env_service_addr(void *opaque, const char *name, char *host, size_t size, int *port)
+{
+	char id[96];
+	struct change *c;
+
+	if (env_service_pid(opaque, name) < 0)
+		return -1;
+	snprintf(id, sizeof(id), "lab-%s", name);
+	c = change_find(opaque, id);
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(c->undo, "address");
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(c->undo, "port");
+	if (!cJSON_IsNumber(p))
+		return -1;
+	snprintf(host, size, "%s", cJSON_IsString(a) ? a->valuestring : "127.0.0.1");
+	*port = p->valueint;
+	return 0;
+}
+
 /* ---- criteria ---------------------------------------------------------------- */
 
 static void crit_init(struct drill *d, struct crit *c, const struct step *st)
@@ -659,6 +677,7 @@ static enum state st_lab(struct drill *d)
 			return S_REVERT;
 		}
 		fprintf(d->out, "lab: %s is up\n", c->id + 4);
+		fflush(d->out);
 	}
 	return S_INJECT;
 }
@@ -1061,32 +1080,58 @@ static void summary(struct drill *d, const struct drill_outcome *out)
 
 /* ---- setup and the transitions -------------------------------------------------------- */
 
+/* A change with parameters given as YAML text (lab steps the engine adds). */
+static int change_from_text(struct drill *d, struct change *c, const char *id,
+			    const struct injector *in, const char *yaml, struct cl_error *err)
+{
+	struct doc_node *doc = doc_parse_yaml("(lab)", yaml, strlen(yaml), err);
+	int rc;
+
+	if (!doc)
+		return -1;
+	rc = params_from_doc(&c->own, in->params, doc, d->s->file, NULL, "lab", err);
+	doc_free(doc);
+	if (rc)
+		return -1;
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	c->in = in;
+	c->params = &c->own;
+	return 0;
+}
+
+/* The changes in the order they are applied: the lab network (if the
+ * scenario's lab: lists `network`), then the lab services (inside the lab
+ * network when there is one), then the inject steps. Reverted in reverse. */
 static int build_changes(struct drill *d, struct cl_error *err)
 {
-	const struct injector *lab = injector_find("lab-service");
+	const struct injector *svc = injector_find("lab-service");
+	const struct injector *net = injector_find("lab-network");
+	bool with_net = false;
+	char text[256], id[96];
 
 	d->nch = 0;
 	d->ch = calloc(d->s->lab.n + d->s->ninject + 1, sizeof(*d->ch));
 	if (!d->ch)
 		return cl_error_set(err, CL_EXIT_USAGE, "out of memory");
+	for (size_t i = 0; i < d->s->lab.n; i++)
+		with_net = with_net || !strcmp(d->s->lab.v[i], "network");
+	if (with_net) {
+		if (!net)
+			return cl_error_set(err, CL_EXIT_USAGE, "this build has no lab-network injector");
+		if (change_from_text(d, &d->ch[d->nch], "lab-network", net, "{}", err))
+			return -1;
+		d->nch++;
+	}
 	for (size_t i = 0; i < d->s->lab.n; i++) {
-		struct change *c = &d->ch[d->nch];
-		char text[128];
-		struct doc_node *doc;
-
-		if (!lab)
+		if (!strcmp(d->s->lab.v[i], "network"))
+			continue;
+		if (!svc)
 			return cl_error_set(err, CL_EXIT_USAGE, "this build has no lab-service injector");
-		snprintf(text, sizeof(text), "service: %s\n", d->s->lab.v[i]);
-		doc = doc_parse_yaml("(lab)", text, strlen(text), err);
-		if (!doc)
+		snprintf(text, sizeof(text), "service: %s\n%s", d->s->lab.v[i],
+			 with_net ? "netns: true\n" : "");
+		snprintf(id, sizeof(id), "lab-%s", d->s->lab.v[i]);
+		if (change_from_text(d, &d->ch[d->nch], id, svc, text, err))
 			return -1;
-		int rc = params_from_doc(&c->own, lab->params, doc, d->s->file, NULL, "lab", err);
-		doc_free(doc);
-		if (rc)
-			return -1;
-		snprintf(c->id, sizeof(c->id), "lab-%s", d->s->lab.v[i]);
-		c->in = lab;
-		c->params = &c->own;
 		d->nch++;
 	}
 	for (size_t i = 0; i < d->s->ninject; i++) {
@@ -1172,7 +1217,7 @@ int drill_run(const struct scenario *s, const struct drill_opts *opts, struct dr
 	d.sym = calloc(s->nsymptoms + 1, sizeof(*d.sym));
 	d.fix = calloc(s->nfixed_when + 1, sizeof(*d.fix));
 	d.grd = calloc(s->nguards + 1, sizeof(*d.grd));
-	d.env = (struct check_env){ env_injection, env_service_pid, &d };
+	d.env = (struct check_env){ env_injection, env_service_pid, env_service_addr, &d };
 	got_signal = 0;
 	if (!d.events || !d.hints_used || !d.sym || !d.fix || !d.grd ||
 	    build_changes(&d, err) || install_signals(old)) {

@@ -186,7 +186,7 @@ static void vcheck_init(struct vcheck *c, const char *name, const char *with_jso
 		fail_msg("%s %s: %s", name, with_json, msg);
 	c->ctx.params = &c->params;
 	if (drill) {
-		c->env = (struct check_env){ drill_injection, drill_service_pid, drill };
+		c->env = (struct check_env){ .injection = drill_injection, .service_pid = drill_service_pid, .opaque = drill };
 		c->ctx.env = &c->env;
 	}
 }
