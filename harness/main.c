@@ -27,6 +27,7 @@ static const struct command commands[] = {
 	{ "validate", cmd_validate, "check scenario files; exit 0 when all are valid, 2 if not" },
 	{ "doctor", cmd_doctor, "check privileges, kernel features and tools" },
 	{ "recover", cmd_recover, "undo whatever a dead run left behind (from its journal)" },
+	{ "lab", cmd_lab, "the lab network by hand: up, down, status, shell" },
 	{ NULL, NULL, NULL },
 };
 

@@ -6,7 +6,23 @@
  * apply() returns once the port accepts connections, so the drill's first
  * check already sees a healthy service. A port somebody else holds is
  * refused up front, naming the holder: killing a stranger's listener, or
- * timing a drill against it, would both be wrong. */
+ * timing a drill against it, would both be wrong.
+ *
+ * Where it listens:
+ *   netns: false  127.0.0.1:PORT in the host's namespace.
+ *   netns: true   inside the lab network (lab/network.h): the worker joins
+ *                 the namespace before exec and listens on all of the
+ *                 namespace's addresses (0.0.0.0:PORT); the host reaches it
+ *                 at the lab address, lab_addr:PORT, over the veth pair.
+ * The lab network is found by its name ($CHAOSLAB_NETNS, else "chaoslab",
+ * the same name the lab-network step used) and its lab address read back
+ * from the kernel over netlink when the service starts: no copy of it is kept
+ * that could go stale. The engine starts lab services after the lab network,
+ * so it is up by then.
+ *
+ * Undo data: {"owner", "service", "port", "address" (where the host reaches
+ * it: 127.0.0.1 or the lab address), "netns" (with netns: true), "workers"}.
+ * The drill's check_env->service_addr() reads "address" and "port". */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -20,19 +36,21 @@
 #include <unistd.h>
 
 #include "core/registry.h"
+#include "lab/network.h"
 #include "lab/service.h"
 #include "sys/proc.h"
 #include "sys/worker.h"
 
-static const char *const lab_service_names[] = { "demo-api", NULL };
+static const char *const lab_service_names[] = { "demo-api", "dns", "tls", NULL };
 
 static const struct param_spec lab_service_params[] = {
 	{ "service", PARAM_ENUM, true, NULL, 0, 0, lab_service_names,
 	  "which lab service to run" },
 	{ "netns", PARAM_BOOL, false, "false", 0, 0, NULL,
 	  "run inside the lab network namespace (set by the engine when lab: lists network)" },
-	{ "port", PARAM_INT, false, "18080", 1, 65535, NULL,
-	  "TCP port it listens on, on 127.0.0.1 only; must be free" },
+	{ "port", PARAM_INT, false, NULL, 1, 65535, NULL, /* default: the service's own */
+	  "TCP port it listens on: on 127.0.0.1, which must have it free, or with netns on "
+	  "every address inside the lab network" },
 	{ NULL },
 };
 
@@ -153,15 +171,16 @@ static int port_free(const char *service, int port, struct cl_error *err)
 			    port, port, service);
 }
 
-/* True once 127.0.0.1:port accepts a TCP connection. */
-static bool port_accepts(int port)
+/* True once addr:port accepts a TCP connection from here (the host). */
+static bool port_accepts(const char *addr, int port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	bool ok;
 	int fd;
 
 	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+		return false;
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
@@ -172,7 +191,7 @@ static bool port_accepts(int port)
 
 /* Wait until the worker listens; an early exit is reported with its status
  * (and the worker reaped: it is our child and nobody else waits for it). */
-static int wait_listening(const char *service, int port, pid_t pid, int pidfd,
+static int wait_listening(const char *service, const char *addr, int port, pid_t pid, int pidfd,
 			  struct cl_error *err)
 {
 	double deadline = mono_now() + LISTEN_TIMEOUT_MS / 1000.0;
@@ -180,36 +199,60 @@ static int wait_listening(const char *service, int port, pid_t pid, int pidfd,
 	int status;
 
 	for (;;) {
-		if (port_accepts(port))
+		if (port_accepts(addr, port))
 			return 0;
 		if (poll(&pfd, 1, LISTEN_POLL_MS) > 0 && (pfd.revents & POLLIN)) {
 			if (waitpid(pid, &status, WNOHANG) == pid) {
 				if (WIFEXITED(status))
 					return cl_error_set(err, CL_EXIT_USAGE,
 							    "%s exited with status %d before listening "
-							    "on 127.0.0.1:%d",
-							    service, WEXITSTATUS(status), port);
+							    "on %s:%d",
+							    service, WEXITSTATUS(status), addr, port);
 				return cl_error_set(err, CL_EXIT_USAGE,
 						    "%s was killed by signal %d before listening on "
-						    "127.0.0.1:%d",
-						    service, WTERMSIG(status), port);
+						    "%s:%d",
+						    service, WTERMSIG(status), addr, port);
 			}
-			return cl_error_set(err, CL_EXIT_USAGE,
-					    "%s exited before listening on 127.0.0.1:%d", service, port);
+			return cl_error_set(err, CL_EXIT_USAGE, "%s exited before listening on %s:%d",
+					    service, addr, port);
 		}
 		if (mono_now() >= deadline)
 			return cl_error_set(err, CL_EXIT_USAGE,
-					    "%s did not start listening on 127.0.0.1:%d within %d s",
-					    service, port, LISTEN_TIMEOUT_MS / 1000);
+					    "%s did not start listening on %s:%d within %d s", service,
+					    addr, port, LISTEN_TIMEOUT_MS / 1000);
 	}
+}
+
+/* The lab network the service runs in: its name and lab address. */
+static int lab_network_find(struct lab_net_info *info, struct cl_error *err)
+{
+	const char *name = lab_net_default_name();
+	int st;
+
+	if (lab_net_name_check(name, err))
+		return -1;
+	st = lab_net_status(name, info, err);
+	if (st < 0)
+		return -1;
+	if (st != LAB_NET_UP)
+		return cl_error_set(err, CL_EXIT_USAGE,
+				    "netns: the lab network '%s' is %s; list `network` before the "
+				    "services under lab: (or run 'chaoslab lab up')",
+				    name, lab_net_state_name((enum lab_net_state)st));
+	return 0;
 }
 
 static int lab_service_apply(struct inject_ctx *ctx, struct cl_error *err)
 {
 	const char *service = params_str(ctx->params, "service", "demo-api");
-	int port = (int)params_int(ctx->params, "port", 18080);
+	const struct lab_service *svc = lab_service_find(service);
+	int port = (int)params_int(ctx->params, "port", svc ? svc->default_port : 18080);
+	bool in_lab = params_bool(ctx->params, "netns", false);
+	const char *bind_addr = in_lab ? "0.0.0.0" : "127.0.0.1";
+	const char *reach_addr = "127.0.0.1"; /* where the host connects to it */
 	char owner[160], listen_word[32];
 	const char *extra[] = { "--listen", listen_word, NULL };
+	struct lab_net_info lab;
 	struct proc_ident id;
 	struct worker_spec spec;
 	cJSON *args = NULL, *workers, *ident;
@@ -217,19 +260,31 @@ static int lab_service_apply(struct inject_ctx *ctx, struct cl_error *err)
 
 	if (!lab_service_find(service))
 		return cl_error_set(err, CL_EXIT_USAGE, "lab-service: no lab service '%s'", service);
-	if (port_free(service, port, err))
+	if (in_lab) {
+		/* A fresh namespace of ours: the port is free there. */
+		if (lab_network_find(&lab, err)) {
+			cl_error_prefix(err, "lab-service %s", service);
+			return -1;
+		}
+		reach_addr = lab.lab_addr;
+	} else if (port_free(service, port, err)) {
 		return -1;
+	}
 
 	worker_owner_tag(owner, sizeof(owner), ctx->run_id, ctx->step_id);
 	cJSON_DeleteItemFromObjectCaseSensitive(ctx->undo, "owner");
 	cJSON_DeleteItemFromObjectCaseSensitive(ctx->undo, "service");
 	cJSON_DeleteItemFromObjectCaseSensitive(ctx->undo, "port");
+	cJSON_DeleteItemFromObjectCaseSensitive(ctx->undo, "address");
+	cJSON_DeleteItemFromObjectCaseSensitive(ctx->undo, "netns");
 	cJSON_DeleteItemFromObjectCaseSensitive(ctx->undo, "workers");
 	workers = cJSON_CreateArray();
 	if (!workers || !cJSON_AddItemToObject(ctx->undo, "workers", workers) ||
 	    !cJSON_AddStringToObject(ctx->undo, "owner", owner) ||
 	    !cJSON_AddStringToObject(ctx->undo, "service", service) ||
-	    !cJSON_AddNumberToObject(ctx->undo, "port", port)) {
+	    !cJSON_AddNumberToObject(ctx->undo, "port", port) ||
+	    !cJSON_AddStringToObject(ctx->undo, "address", reach_addr) ||
+	    (in_lab && !cJSON_AddStringToObject(ctx->undo, "netns", lab.netns))) {
 		if (workers && !cJSON_GetObjectItemCaseSensitive(ctx->undo, "workers"))
 			cJSON_Delete(workers);
 		return cl_error_set(err, CL_EXIT_USAGE, "lab-service: out of memory");
@@ -239,17 +294,19 @@ static int lab_service_apply(struct inject_ctx *ctx, struct cl_error *err)
 		return -1;
 
 	args = cJSON_CreateObject();
-	if (!args || !cJSON_AddNumberToObject(args, "port", port)) {
+	if (!args || !cJSON_AddNumberToObject(args, "port", port) ||
+	    !cJSON_AddStringToObject(args, "address", bind_addr)) {
 		cl_error_set(err, CL_EXIT_USAGE, "lab-service: out of memory");
 		goto out;
 	}
-	snprintf(listen_word, sizeof(listen_word), "127.0.0.1:%d", port);
+	snprintf(listen_word, sizeof(listen_word), "%s:%d", bind_addr, port);
 	spec = (struct worker_spec){
 		.kind = service,
 		.name = service,
 		.extra = extra,
 		.args = args,
 		.owner = owner,
+		.netns = in_lab ? lab.netns : NULL,
 	};
 	if (worker_spawn(&spec, &id, &pidfd, err)) {
 		cl_error_prefix(err, "lab-service");
@@ -263,7 +320,7 @@ static int lab_service_apply(struct inject_ctx *ctx, struct cl_error *err)
 	}
 	if (inject_ctx_save(ctx, err))
 		goto out;
-	if (wait_listening(service, port, id.pid, pidfd, err))
+	if (wait_listening(service, reach_addr, port, id.pid, pidfd, err))
 		goto out;
 	rc = 0;
 out:

@@ -19,6 +19,7 @@ int cmd_drill(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_hint(int argc, char **argv);
 int cmd_giveup(int argc, char **argv);
+int cmd_lab(int argc, char **argv);
 
 /* Print an error once, as "chaoslab: file:line:col: path: msg", to stderr;
  * returns err->code (or CL_EXIT_USAGE if unset). */

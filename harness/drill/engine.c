@@ -671,7 +671,10 @@ static enum state st_lab(struct drill *d)
 			return S_REVERT;
 		cl_error_clear(&e);
 		if (change_apply(d, c, &e)) {
-			cl_error_prefix(&e, "lab service '%s' did not start", c->id + 4);
+			if (!strcmp(c->id, "lab-network"))
+				cl_error_prefix(&e, "the lab network did not come up");
+			else
+				cl_error_prefix(&e, "lab service '%s' did not start", c->id + 4);
 			fail(d, &e);
 			d->outcome = "error";
 			return S_REVERT;

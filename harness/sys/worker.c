@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,6 +41,9 @@
 #define WORKER_START_TIMEOUT_MS 5000 /* exec + setup, also under sanitizers */
 #define WORKER_KILL_TIMEOUT_MS 3000  /* after SIGKILL */
 #define WORKER_KILL_ROUNDS 5	     /* passes catching processes forked meanwhile */
+
+/* Named network namespaces, where iproute2 (and the lab) keep them. */
+#define WORKER_NETNS_DIR "/run/netns"
 
 extern char **environ;
 
@@ -97,6 +101,7 @@ enum spawn_stage {
 	SPAWN_PARENT_GONE,
 	SPAWN_NICE,
 	SPAWN_FDS,
+	SPAWN_NETNS,
 	SPAWN_EXEC,
 };
 
@@ -116,6 +121,8 @@ static const char *spawn_stage_name(int stage)
 		return "cannot set the nice value";
 	case SPAWN_FDS:
 		return "cannot close inherited file descriptors";
+	case SPAWN_NETNS:
+		return "cannot join its network namespace";
 	case SPAWN_EXEC:
 		return "cannot execute the chaoslab binary";
 	}
@@ -147,8 +154,8 @@ static int spawn_cloexec_fds(void)
 /* The child between fork and exec: default signal handling, die with the
  * parent (and make sure it has not already died), nice, no inherited fds. */
 static void __attribute__((noreturn))
-spawn_child(int errfd, pid_t parent, int nice_value, const char *exe, char *const argv[],
-	    char *const envp[])
+spawn_child(int errfd, pid_t parent, int nice_value, int netns_fd, const char *exe,
+	    char *const argv[], char *const envp[])
 {
 	struct spawn_failure f = { 0, 0 };
 	struct sigaction dfl;
@@ -178,6 +185,10 @@ spawn_child(int errfd, pid_t parent, int nice_value, const char *exe, char *cons
 	}
 	if (spawn_cloexec_fds() < 0) {
 		f.stage = SPAWN_FDS;
+		goto fail;
+	}
+	if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) < 0) {
+		f.stage = SPAWN_NETNS;
 		goto fail;
 	}
 	execve(exe, argv, envp);
@@ -284,7 +295,7 @@ int worker_spawn(const struct worker_spec *spec, struct proc_ident *id, int *pid
 	char **envp = NULL;
 	char *args_text = NULL;
 	int pipefd[2] = { -1, -1 };
-	int fd = -1;
+	int fd = -1, nsfd = -1;
 	pid_t pid = -1, parent = getpid();
 	sigset_t all, old;
 	struct spawn_failure f;
@@ -307,6 +318,25 @@ int worker_spawn(const struct worker_spec *spec, struct proc_ident *id, int *pid
 		argv_store[argc++] = (char *)*x;
 	}
 	argv_store[argc] = NULL;
+	if (spec->netns) {
+		char path[300];
+
+		/* A name, never a path: it is looked up in /run/netns. */
+		if (!spec->netns[0] || strchr(spec->netns, '/') || !strcmp(spec->netns, ".") ||
+		    !strcmp(spec->netns, "..") || strlen(spec->netns) > 64)
+			return cl_error_set(err, CL_EXIT_USAGE,
+					    "worker '%s': invalid network namespace name '%s'",
+					    spec->name, spec->netns);
+		snprintf(path, sizeof(path), "%s/%s", WORKER_NETNS_DIR, spec->netns);
+		nsfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (nsfd < 0) {
+			int code = errno == ENOENT ? CL_EXIT_USAGE : CL_EXIT_PRIVILEGE;
+
+			return cl_error_errno(err, code, errno,
+					      "worker '%s': unable to open network namespace %s",
+					      spec->name, path);
+		}
+	}
 
 	args_text = spec->args ? cJSON_PrintUnformatted(spec->args) : strdup("{}");
 	envp = args_text ? spawn_envp(spec, args_text, parent, added) : NULL;
@@ -325,7 +355,7 @@ int worker_spawn(const struct worker_spec *spec, struct proc_ident *id, int *pid
 	pid = fork();
 	if (pid == 0) {
 		close(pipefd[0]);
-		spawn_child(pipefd[1], parent, spec->nice, worker_exe(), argv_store, envp);
+		spawn_child(pipefd[1], parent, spec->nice, nsfd, worker_exe(), argv_store, envp);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
@@ -339,11 +369,12 @@ int worker_spawn(const struct worker_spec *spec, struct proc_ident *id, int *pid
 		n = read(pipefd[0], &f, sizeof(f));
 	while (n < 0 && errno == EINTR);
 	if (n == (ssize_t)sizeof(f)) {
+		bool priv = f.stage == SPAWN_NICE || f.stage == SPAWN_NETNS;
+
 		waitpid(pid, NULL, 0);
 		pid = -1;
-		rc = cl_error_errno(err, f.stage == SPAWN_NICE ? CL_EXIT_PRIVILEGE : CL_EXIT_USAGE,
-				    f.errnum, "worker '%s': %s", spec->name,
-				    spawn_stage_name(f.stage));
+		rc = cl_error_errno(err, priv ? CL_EXIT_PRIVILEGE : CL_EXIT_USAGE, f.errnum,
+				    "worker '%s': %s", spec->name, spawn_stage_name(f.stage));
 		goto out;
 	}
 
@@ -390,6 +421,8 @@ out:
 	}
 	if (fd >= 0)
 		close(fd);
+	if (nsfd >= 0)
+		close(nsfd);
 	if (pipefd[0] >= 0)
 		close(pipefd[0]);
 	if (pipefd[1] >= 0)

@@ -39,14 +39,22 @@ struct worker_spec {
 	const cJSON *args;	  /* arguments for the body; NULL = {} */
 	const char *owner;	  /* "<run_id>:<step>" */
 	int nice;		  /* applied before exec */
+	const char *netns;	  /* NULL, or a named network namespace
+				   * (/run/netns/NAME, as `ip netns` makes them)
+				   * the worker joins before exec (setns), e.g.
+				   * the lab's. Only the network namespace: no
+				   * /etc/netns bind mounts (`chaoslab lab shell`
+				   * does those, see lab/network.h) */
 };
 
-/* Start a worker. Fills *id and, if pidfd is non-NULL, a pidfd (O_CLOEXEC)
- * that becomes readable when it exits. The caller reaps it (the harness is
- * child subreaper). Returns once the worker carries its name (its setup in
- * worker_main() is done), so `pkill -x NAME` finds it from then on. A worker
- * that cannot be started, or exits before that, is an error (it is then
- * reaped here, and nothing is left running). */
+/* Start a worker. With spec->netns, the namespace must exist (it is opened
+ * before the fork, so a missing one is reported here). Fills *id and, if
+ * pidfd is non-NULL, a pidfd (O_CLOEXEC) that becomes readable when it
+ * exits. The caller reaps it (the harness is child subreaper). Returns once
+ * the worker carries its name (its setup in worker_main() is done), so
+ * `pkill -x NAME` finds it from then on. A worker that cannot be started, or
+ * exits before that, is an error (it is then reaped here, and nothing is left
+ * running). */
 int worker_spawn(const struct worker_spec *spec, struct proc_ident *id, int *pidfd,
 		 struct cl_error *err);
 
