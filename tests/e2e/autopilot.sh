@@ -5,6 +5,16 @@
 id=${1:?scenario id}
 need_root
 
+# A drill this machine cannot run (a kernel feature, a cluster) is a skip
+# with chaoslab's own reason, never a pass.
+why=$("$CHAOSLAB_BIN" list --json | python3 -c '
+import json, sys
+for d in json.load(sys.stdin):
+    if d.get("id") == sys.argv[1] and not d.get("supported", True):
+        print(d.get("reason", "not supported here"))
+' "$id")
+[ -z "$why" ] || skip "$id cannot run on this machine: $why"
+
 "$CHAOSLAB_BIN" drill "$id" --autopilot=2 --no-ask --plain >"$E2E_TMP/out" 2>&1
 rc=$?
 cat "$E2E_TMP/out"
