@@ -250,7 +250,7 @@ static void assert_ledger_sane(const char *ledger, const char *what)
 
 	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char verb[16], step[16];
-		int i;
+		int i = -1;
 		if (sscanf(line, "%15s %15s", verb, step) != 2 || (i = step_index(step)) < 0)
 			fail_msg("%s: bad ledger line '%s'", what, line);
 		if (!strcmp(verb, "apply")) {
