@@ -85,30 +85,56 @@ void cl_error_prefix(struct cl_error *err, const char *fmt, ...)
 	snprintf(err->msg, sizeof(err->msg), "%s: %s", pre, old);
 }
 
+/* Append s to buf at *off, control characters escaped (a message quotes the
+ * user's text, and must stay one line). Always NUL-terminates. */
+static void append_escaped(char *buf, size_t size, size_t *off, const char *s)
+{
+	char esc[8];
+
+	for (; *s && *off + 1 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+		const char *out = esc;
+
+		if (c == '\n')
+			out = "\\n";
+		else if (c == '\t')
+			out = "\\t";
+		else if (c == '\r')
+			out = "\\r";
+		else if (c < 0x20 || c == 0x7f)
+			snprintf(esc, sizeof(esc), "\\x%02x", c);
+		else
+			snprintf(esc, sizeof(esc), "%c", c);
+		size_t n = strlen(out);
+		if (*off + n >= size)
+			break;
+		memcpy(buf + *off, out, n);
+		*off += n;
+	}
+	buf[*off] = '\0';
+}
+
 const char *cl_error_format(const struct cl_error *err, char *buf, size_t size)
 {
 	size_t off = 0;
-
-#define APPEND(...)                                                            \
-	do {                                                                   \
-		int n_ = snprintf(buf + off, size - off, __VA_ARGS__);         \
-		if (n_ > 0)                                                    \
-			off = (size_t)n_ >= size - off ? size - 1 : off + (size_t)n_; \
-	} while (0)
+	char line[48];
 
 	if (!size)
 		return buf;
 	buf[0] = '\0';
 	if (err->file[0]) {
-		if (err->mark.line > 0)
-			APPEND("%s:%d:%d: ", err->file, err->mark.line, err->mark.column);
-		else
-			APPEND("%s: ", err->file);
+		append_escaped(buf, size, &off, err->file);
+		if (err->mark.line > 0) {
+			snprintf(line, sizeof(line), ":%d:%d", err->mark.line, err->mark.column);
+			append_escaped(buf, size, &off, line);
+		}
+		append_escaped(buf, size, &off, ": ");
 	}
-	if (err->path[0])
-		APPEND("%s: ", err->path);
-	APPEND("%s", err->msg[0] ? err->msg : "unknown error");
-#undef APPEND
+	if (err->path[0]) {
+		append_escaped(buf, size, &off, err->path);
+		append_escaped(buf, size, &off, ": ");
+	}
+	append_escaped(buf, size, &off, err->msg[0] ? err->msg : "unknown error");
 	return buf;
 }
 

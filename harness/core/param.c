@@ -68,10 +68,13 @@ static int value_parse(struct param_value *v, const struct param_spec *s, const 
 	case PARAM_INT:
 		errno = 0;
 		v->i = quoted ? 0 : strtoll(text, &end, 10);
-		if (quoted || !*text || *end || errno)
+		if (quoted || !*text || *end || (errno && errno != ERANGE))
 			return cl_error_at(err, file, mk, path, "expected an integer, got %s'%s'",
 					   quoted ? "string " : "", text);
-		if (has_bounds(s) && (v->i < s->min || v->i > s->max)) {
+		if (errno == ERANGE && !has_bounds(s))
+			return cl_error_at(err, file, mk, path, "integer out of range, got %s",
+					   text);
+		if (has_bounds(s) && (errno == ERANGE || v->i < s->min || v->i > s->max)) {
 			fmt_num(lo, sizeof(lo), s->min);
 			fmt_num(hi, sizeof(hi), s->max);
 			return cl_error_at(err, file, mk, path, "must be %s..%s, got %s", lo, hi,
@@ -82,10 +85,15 @@ static int value_parse(struct param_value *v, const struct param_spec *s, const 
 	case PARAM_NUMBER:
 		errno = 0;
 		v->d = quoted ? 0 : strtod(text, &end);
-		if (quoted || !*text || *end || errno || !isfinite(v->d))
+		/* strtod also takes "nan", "inf" and hex: none is a number here */
+		if (quoted || !*text || *end || isnan(v->d) || strpbrk(text, "xXnN"))
 			return cl_error_at(err, file, mk, path, "expected a number, got %s'%s'",
 					   quoted ? "string " : "", text);
-		if (has_bounds(s) && (v->d < s->min || v->d > s->max)) {
+		if (errno == ERANGE && fabs(v->d) > 1 && !has_bounds(s))
+			return cl_error_at(err, file, mk, path, "number out of range, got %s",
+					   text);
+		if (has_bounds(s) &&
+		    ((errno == ERANGE && fabs(v->d) > 1) || v->d < s->min || v->d > s->max)) {
 			fmt_num(lo, sizeof(lo), s->min);
 			fmt_num(hi, sizeof(hi), s->max);
 			return cl_error_at(err, file, mk, path, "must be %s..%s, got %s", lo, hi,
@@ -95,10 +103,10 @@ static int value_parse(struct param_value *v, const struct param_spec *s, const 
 		break;
 	case PARAM_BOOL:
 		if (!quoted && (!strcmp(text, "true") || !strcmp(text, "True") ||
-				!strcmp(text, "yes")))
+				!strcmp(text, "TRUE") || !strcmp(text, "yes")))
 			v->b = true;
 		else if (!quoted && (!strcmp(text, "false") || !strcmp(text, "False") ||
-				     !strcmp(text, "no")))
+				     !strcmp(text, "FALSE") || !strcmp(text, "no")))
 			v->b = false;
 		else
 			return cl_error_at(err, file, mk, path, "expected true or false, got %s'%s'",
@@ -108,8 +116,9 @@ static int value_parse(struct param_value *v, const struct param_spec *s, const 
 		if (!*text && s->min >= 0)
 			return cl_error_at(err, file, mk, path, "must not be empty");
 		if (s->max > 0 && strlen(text) > (size_t)s->max)
-			return cl_error_at(err, file, mk, path, "longer than %.0f characters",
-					   s->max);
+			return cl_error_at(err, file, mk, path,
+					   "must be at most %.0f characters, got %zu ('%s')",
+					   s->max, strlen(text), text);
 		break;
 	case PARAM_ENUM: {
 		bool ok = false;
@@ -173,11 +182,16 @@ static struct param_value *find_value(const struct params *p, const char *name)
 static int unknown_param(const struct params *p, const char *name, const char *file,
 			 const struct cl_mark *mk, const char *path, struct cl_error *err)
 {
-	const char *names[64];
-	size_t n = 0;
+	const char *names[64] = { NULL };
+	char list[256] = "";
+	size_t n = 0, off = 0;
 
-	for (size_t i = 0; i < p->count && n < 64; i++)
+	for (size_t i = 0; i < p->count && n < 64; i++) {
 		names[n++] = p->spec[i].name;
+		if (off < sizeof(list))
+			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+						i ? ", " : "", p->spec[i].name);
+	}
 	const char *dym = cl_did_you_mean(name, names, n);
 	if (dym)
 		return cl_error_at(err, file, mk, path,
@@ -185,7 +199,41 @@ static int unknown_param(const struct params *p, const char *name, const char *f
 	if (!n)
 		return cl_error_at(err, file, mk, path,
 				   "unknown parameter '%s' (this type takes no parameters)", name);
-	return cl_error_at(err, file, mk, path, "unknown parameter '%s'", name);
+	return cl_error_at(err, file, mk, path, "unknown parameter '%s' (known: %s)", name, list);
+}
+
+/* "an integer", "a number", "true or false", "a string", "one of a|b" */
+static const char *type_phrase(const struct param_spec *s, char *buf, size_t size)
+{
+	switch (s->type) {
+	case PARAM_INT:
+		return "an integer";
+	case PARAM_NUMBER:
+		return "a number";
+	case PARAM_BOOL:
+		return "true or false";
+	case PARAM_STRING:
+		return "a string";
+	case PARAM_ENUM:
+		break;
+	}
+	return param_type_describe(s, buf, size);
+}
+
+/* What a node is, for "expected X, got Y". */
+static const char *node_phrase(const struct doc_node *n)
+{
+	static const char *const phrases[][2] = {
+		{ "mapping", "a mapping" }, { "sequence", "a sequence" },
+		{ "string", "a string" },   { "integer", "an integer" },
+		{ "number", "a number" },   { "boolean", "a boolean" },
+	};
+	const char *k = doc_kind_name(n);
+
+	for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
+		if (!strcmp(k, phrases[i][0]))
+			return phrases[i][1];
+	return k;
 }
 
 int params_from_doc(struct params *p, const struct param_spec *spec, const struct doc_node *with,
@@ -199,7 +247,7 @@ int params_from_doc(struct params *p, const struct param_spec *spec, const struc
 	if (with && !doc_is_null(with)) {
 		if (with->kind != DOC_MAP) {
 			cl_error_at(err, file, &with->mark, path, "expected a mapping, got %s",
-				    doc_kind_name(with));
+				    node_phrase(with));
 			goto fail;
 		}
 		for (size_t i = 0; i < with->len; i++) {
@@ -213,8 +261,7 @@ int params_from_doc(struct params *p, const struct param_spec *spec, const struc
 			}
 			if (val->kind != DOC_SCALAR || doc_is_null(val)) {
 				cl_error_at(err, file, &val->mark, kp, "expected %s, got %s",
-					    param_type_describe(v->spec, tb, sizeof(tb)),
-					    doc_kind_name(val));
+					    type_phrase(v->spec, tb, sizeof(tb)), node_phrase(val));
 				goto fail;
 			}
 			if (value_parse(v, v->spec, val->text, val->style == DOC_QUOTED, file,

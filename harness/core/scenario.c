@@ -4,17 +4,22 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *const scenario_lab_services[] = { "demo-api", NULL };
+const char *const scenario_lab_services[] = { "network", "demo-api", "dns", "tls", NULL };
+
+/* Per section; a drill has a handful. Bounds the cross-reference checks. */
+#define SCENARIO_MAX_STEPS 1000
 
 /* Loader state: the file name for messages and the error to fill. */
 struct loader {
 	const char *file;
+	bool yaml; /* YAML (else JSON): some hints only apply there */
 	struct cl_error *err;
 };
 
@@ -115,20 +120,53 @@ static int check_keys(struct loader *L, const struct doc_node *map, const char *
 	return 0;
 }
 
+/* What a node is, for "expected X, got Y" messages. */
+static const char *kind_phrase(const struct doc_node *n)
+{
+	const char *k = doc_kind_name(n);
+
+	if (!strcmp(k, "mapping"))
+		return "a mapping";
+	if (!strcmp(k, "sequence"))
+		return "a sequence";
+	if (!strcmp(k, "string"))
+		return "a string";
+	if (!strcmp(k, "integer"))
+		return "an integer";
+	if (!strcmp(k, "number"))
+		return "a number";
+	if (!strcmp(k, "boolean"))
+		return "a boolean";
+	return k;
+}
+
+/* n must be a mapping or a sequence, as kind says. */
 static int need_kind(struct loader *L, const struct doc_node *n, enum doc_kind kind,
 		     const char *path)
 {
-	static const char *const names[] = { "a scalar", "a mapping", "a sequence" };
-
-	if (n->kind == kind && !(kind == DOC_SCALAR && doc_is_null(n)))
+	if (n->kind == kind)
 		return 0;
-	return cl_error_at(L->err, L->file, &n->mark, path, "expected %s, got %s", names[kind],
-			   doc_kind_name(n));
+	return cl_error_at(L->err, L->file, &n->mark, path, "expected %s, got %s",
+			   kind == DOC_MAP ? "a mapping" : "a sequence", kind_phrase(n));
+}
+
+/* n must be a non-null scalar; what is "a string", "an integer"... */
+static int need_scalar(struct loader *L, const struct doc_node *n, const char *path,
+		       const char *what)
+{
+	if (n->kind == DOC_SCALAR && !doc_is_null(n))
+		return 0;
+	/* In YAML an unquoted "key: value" inside a value makes a mapping. */
+	if (n->kind == DOC_MAP && n->len == 1 && L->yaml && !strcmp(what, "a string"))
+		return cl_error_at(L->err, L->file, &n->mark, path,
+				   "expected a string, got a mapping (quote text that holds ': ')");
+	return cl_error_at(L->err, L->file, &n->mark, path, "expected %s, got %s", what,
+			   kind_phrase(n));
 }
 
 static int get_string(struct loader *L, const struct doc_node *n, const char *path, char **out)
 {
-	if (need_kind(L, n, DOC_SCALAR, path))
+	if (need_scalar(L, n, path, "a string"))
 		return -1;
 	if (!n->text[0])
 		return cl_error_at(L->err, L->file, &n->mark, path, "must not be empty");
@@ -142,16 +180,16 @@ static int get_int(struct loader *L, const struct doc_node *n, const char *path,
 	char *end;
 	long v;
 
-	if (need_kind(L, n, DOC_SCALAR, path))
+	if (need_scalar(L, n, path, "an integer"))
 		return -1;
 	errno = 0;
 	v = strtol(n->text, &end, 10);
-	if (n->style == DOC_QUOTED || !n->text[0] || *end || errno)
+	if (n->style == DOC_QUOTED || !n->text[0] || *end || (errno && errno != ERANGE))
 		return cl_error_at(L->err, L->file, &n->mark, path, "expected an integer, got %s'%s'",
 				   n->style == DOC_QUOTED ? "string " : "", n->text);
-	if (v < lo || v > hi)
-		return cl_error_at(L->err, L->file, &n->mark, path, "must be %ld..%ld, got %ld", lo,
-				   hi, v);
+	if (errno == ERANGE || v < lo || v > hi)
+		return cl_error_at(L->err, L->file, &n->mark, path, "must be %ld..%ld, got %s", lo,
+				   hi, n->text);
 	*out = (int)v;
 	return 0;
 }
@@ -162,13 +200,15 @@ static int get_number(struct loader *L, const struct doc_node *n, const char *pa
 	char *end;
 	double v;
 
-	if (need_kind(L, n, DOC_SCALAR, path))
+	if (need_scalar(L, n, path, "a number"))
 		return -1;
+	errno = 0;
 	v = strtod(n->text, &end);
-	if (n->style == DOC_QUOTED || !n->text[0] || *end)
+	/* strtod also takes "nan", "inf" and hex: none is a number here */
+	if (n->style == DOC_QUOTED || !n->text[0] || *end || isnan(v) || strpbrk(n->text, "xXnN"))
 		return cl_error_at(L->err, L->file, &n->mark, path, "expected a number, got %s'%s'",
 				   n->style == DOC_QUOTED ? "string " : "", n->text);
-	if (v < lo || v > hi)
+	if (errno == ERANGE || isinf(v) || v < lo || v > hi)
 		return cl_error_at(L->err, L->file, &n->mark, path, "must be %g..%g, got %s", lo, hi,
 				   n->text);
 	*out = v;
@@ -228,6 +268,53 @@ static bool id_ok(const char *s)
 	return true;
 }
 
+/* An unknown step type: a did-you-mean, or the other table's name when the
+ * type is an injector used as a verifier or the other way round. */
+static int unknown_type(struct loader *L, const struct doc_node *v, const char *kp,
+			const char *type, const char *what, const char *a_what, const char *other,
+			const char *const *names)
+{
+	const char *dym;
+
+	if (other)
+		return cl_error_at(L->err, L->file, &v->mark, kp, "'%s' is %s, not %s", type, other,
+				   a_what);
+	dym = cl_did_you_mean(type, names, (size_t)-1);
+	if (dym)
+		return cl_error_at(L->err, L->file, &v->mark, kp,
+				   "unknown %s '%s' (did you mean '%s'?)", what, type, dym);
+	return cl_error_at(L->err, L->file, &v->mark, kp,
+			   "unknown %s '%s' ('chaoslab show types' lists them)", what, type);
+}
+
+/* Keys that are right in one kind of step and wrong in the others get a
+ * message that says where they belong, not just "unknown key". */
+static int check_misplaced_keys(struct loader *L, const struct doc_node *n, enum step_kind kind,
+				const char *path)
+{
+	static const struct {
+		const char *key;
+		enum step_kind owner;
+		const char *why;
+	} owned[] = {
+		{ "weight", STEP_FIXED_WHEN, "only fixed_when steps have a weight" },
+		{ "penalty", STEP_GUARD, "only guards and hints have a penalty" },
+		{ "message", STEP_GUARD, "only guards have a message" },
+	};
+	char kp[256];
+
+	for (size_t i = 0; i < n->len; i++) {
+		for (size_t k = 0; k < sizeof(owned) / sizeof(owned[0]); k++) {
+			if (kind == owned[k].owner || strcmp(n->keys[i], owned[k].key))
+				continue;
+			snprintf(kp, sizeof(kp), "%s.%s", path, n->keys[i]);
+			return cl_error_at(L->err, L->file, &n->key_marks[i], kp,
+					   "unknown key '%s' (%s)", n->keys[i], owned[k].why);
+		}
+	}
+	return 0;
+}
+
 static int load_step(struct loader *L, const struct doc_node *n, enum step_kind kind,
 		     const char *section, size_t index, struct step *st)
 {
@@ -246,7 +333,8 @@ static int load_step(struct loader *L, const struct doc_node *n, enum step_kind 
 	st->penalty = 20;
 	snprintf(st->path, sizeof(st->path), "%s[%zu]", section, index);
 	st->mark = n->mark;
-	if (need_kind(L, n, DOC_MAP, st->path) || check_keys(L, n, keys, st->path))
+	if (need_kind(L, n, DOC_MAP, st->path) || check_misplaced_keys(L, n, kind, st->path) ||
+	    check_keys(L, n, keys, st->path))
 		return -1;
 
 	v = doc_map_get(n, "type", NULL);
@@ -259,22 +347,16 @@ static int load_step(struct loader *L, const struct doc_node *n, enum step_kind 
 		st->injector = injector_find(st->type);
 		if (!st->injector) {
 			injector_names(names, 128);
-			const char *dym = cl_did_you_mean(st->type, names, (size_t)-1);
-			return cl_error_at(L->err, L->file, &v->mark, kp,
-					   dym ? "unknown injector '%s' (did you mean '%s'?)"
-					       : "unknown injector '%s'%s",
-					   st->type, dym ? dym : "");
+			return unknown_type(L, v, kp, st->type, "injector", "an injector",
+					    verifier_find(st->type) ? "a verifier" : NULL, names);
 		}
 		spec = st->injector->params;
 	} else {
 		st->verifier = verifier_find(st->type);
 		if (!st->verifier) {
 			verifier_names(names, 128);
-			const char *dym = cl_did_you_mean(st->type, names, (size_t)-1);
-			return cl_error_at(L->err, L->file, &v->mark, kp,
-					   dym ? "unknown verifier '%s' (did you mean '%s'?)"
-					       : "unknown verifier '%s'%s",
-					   st->type, dym ? dym : "");
+			return unknown_type(L, v, kp, st->type, "verifier", "a verifier",
+					    injector_find(st->type) ? "an injector" : NULL, names);
 		}
 		spec = st->verifier->params;
 	}
@@ -284,6 +366,7 @@ static int load_step(struct loader *L, const struct doc_node *n, enum step_kind 
 		snprintf(kp, sizeof(kp), "%s.id", st->path);
 		if (get_string(L, v, kp, &st->id))
 			return -1;
+		st->id_mark = v->mark;
 		if (!id_ok(st->id))
 			return cl_error_at(L->err, L->file, &v->mark, kp,
 					   "must be lower-case letters, digits, '-' or '_', got '%s'",
@@ -335,8 +418,15 @@ static int load_steps(struct loader *L, const struct doc_node *root, const char 
 	*count = 0;
 	if (!n)
 		return 0;
+	if (n->kind == DOC_MAP && L->yaml)
+		return cl_error_at(
+			L->err, L->file, &n->mark, section,
+			"expected a sequence, got a mapping (start each step with '- ')");
 	if (need_kind(L, n, DOC_SEQ, section))
 		return -1;
+	if (n->len > SCENARIO_MAX_STEPS)
+		return cl_error_at(L->err, L->file, &n->items[SCENARIO_MAX_STEPS]->mark, section,
+				   "more than %d steps", SCENARIO_MAX_STEPS);
 	if (!n->len && required_nonempty)
 		return cl_error_at(L->err, L->file, &n->mark, section, "must not be empty");
 	*out = calloc(n->len ? n->len : 1, sizeof(struct step));
@@ -365,7 +455,7 @@ static int load_hints(struct loader *L, const struct doc_node *root, struct scen
 	if (!s->hints)
 		return oom(L);
 	for (size_t i = 0; i < n->len; i++) {
-		const struct doc_node *h = n->items[i], *v;
+		const struct doc_node *h = n->items[i], *v, *after;
 		struct hint *hint = &s->hints[i];
 
 		snprintf(path, sizeof(path), "hints[%zu]", i);
@@ -377,11 +467,10 @@ static int load_hints(struct loader *L, const struct doc_node *root, struct scen
 		snprintf(kp, sizeof(kp), "%s.text", path);
 		if (get_string(L, v, kp, &hint->text))
 			return -1;
-		if ((v = doc_map_get(h, "after_seconds", NULL))) {
-			snprintf(kp, sizeof(kp), "%s.after_seconds", path);
-			if (get_int(L, v, kp, 0, 86400, &hint->after_seconds))
-				return -1;
-		}
+		snprintf(kp, sizeof(kp), "%s.after_seconds", path);
+		if ((after = doc_map_get(h, "after_seconds", NULL)) &&
+		    get_int(L, after, kp, 0, 86400, &hint->after_seconds))
+			return -1;
 		hint->penalty = 10;
 		if ((v = doc_map_get(h, "penalty", NULL))) {
 			snprintf(kp, sizeof(kp), "%s.penalty", path);
@@ -389,8 +478,11 @@ static int load_hints(struct loader *L, const struct doc_node *root, struct scen
 				return -1;
 		}
 		if (i > 0 && hint->after_seconds < s->hints[i - 1].after_seconds)
-			return cl_error_at(L->err, L->file, &h->mark, path,
-					   "hints must be in order of after_seconds");
+			return cl_error_at(
+				L->err, L->file, after ? &after->mark : &h->mark, kp,
+				"hints must be in order of after_seconds, got %d%s after %d",
+				hint->after_seconds, after ? "" : " (the default)",
+				s->hints[i - 1].after_seconds);
 	}
 	return 0;
 }
@@ -418,36 +510,49 @@ static int load_scoring(struct loader *L, const struct doc_node *root, struct sc
 	return 0;
 }
 
-/* Cross references: unique inject ids, and every verifier parameter named
- * `injection` names an inject step. */
+/* Cross references: step ids unique across all sections, every verifier
+ * parameter named `injection` names an inject step, every `service` one is
+ * in `lab:`. */
 static int check_references(struct loader *L, struct scenario *s)
 {
+	struct step *sections[] = { s->inject, s->symptoms, s->fixed_when, s->guards };
+	size_t counts[] = { s->ninject, s->nsymptoms, s->nfixed_when, s->nguards };
 	const char *ids[128];
 	size_t nids = 0;
+	char kp[96], list[256];
 
-	for (size_t i = 0; i < s->ninject; i++) {
-		for (size_t k = 0; k < i; k++)
-			if (!strcmp(s->inject[k].id, s->inject[i].id)) {
-				char kp[96];
-				snprintf(kp, sizeof(kp), "%s.id", s->inject[i].path);
-				return cl_error_at(L->err, L->file, &s->inject[i].mark, kp,
+	for (size_t sec = 0; sec < 4; sec++) {
+		for (size_t i = 0; i < counts[sec]; i++) {
+			const struct step *st = &sections[sec][i];
+			const struct step *first = NULL;
+
+			for (size_t ps = 0; st->id && ps <= sec && !first; ps++)
+				for (size_t k = 0; k < (ps == sec ? i : counts[ps]) && !first; k++)
+					if (sections[ps][k].id &&
+					    !strcmp(sections[ps][k].id, st->id))
+						first = &sections[ps][k];
+			if (first) {
+				snprintf(kp, sizeof(kp), "%s.id", st->path);
+				return cl_error_at(L->err, L->file, &st->id_mark, kp,
 						   "duplicate step id '%s' (first used by %s)",
-						   s->inject[i].id, s->inject[k].path);
+						   st->id, first->path);
 			}
-		if (nids < 127)
-			ids[nids++] = s->inject[i].id;
+		}
+	}
+
+	list[0] = '\0';
+	for (size_t i = 0; i < s->ninject && nids < 127; i++) {
+		size_t off = strlen(list);
+		ids[nids++] = s->inject[i].id;
+		snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "", s->inject[i].id);
 	}
 	ids[nids] = NULL;
-
-	struct step *sections[] = { s->symptoms, s->fixed_when, s->guards };
-	size_t counts[] = { s->nsymptoms, s->nfixed_when, s->nguards };
-	for (size_t sec = 0; sec < 3; sec++) {
+	for (size_t sec = 1; sec < 4; sec++) {
 		for (size_t i = 0; i < counts[sec]; i++) {
 			struct step *st = &sections[sec][i];
 			const struct param_value *pv = params_get(&st->params, "injection");
 			if (!pv || !pv->set || scenario_injection(s, pv->s))
 				continue;
-			char kp[96];
 			snprintf(kp, sizeof(kp), "%s.with.injection", st->path);
 			const char *dym = cl_did_you_mean(pv->s, ids, nids);
 			if (dym)
@@ -455,12 +560,11 @@ static int check_references(struct loader *L, struct scenario *s)
 						   "unknown injection '%s' (did you mean '%s'?)",
 						   pv->s, dym);
 			return cl_error_at(L->err, L->file, &pv->mark, kp,
-					   "unknown injection '%s': no inject step has this id",
-					   pv->s);
+					   "unknown injection '%s' (the inject step ids are: %s)",
+					   pv->s, list);
 		}
 	}
-	/* Lab services a guard or criterion names must be in `lab:`. */
-	for (size_t sec = 0; sec < 3; sec++) {
+	for (size_t sec = 1; sec < 4; sec++) {
 		for (size_t i = 0; i < counts[sec]; i++) {
 			struct step *st = &sections[sec][i];
 			const struct param_value *pv = params_get(&st->params, "service");
@@ -470,7 +574,6 @@ static int check_references(struct loader *L, struct scenario *s)
 			for (size_t k = 0; k < s->lab.n; k++)
 				found = found || !strcmp(s->lab.v[k], pv->s);
 			if (!found) {
-				char kp[96];
 				snprintf(kp, sizeof(kp), "%s.with.service", st->path);
 				return cl_error_at(L->err, L->file, &pv->mark, kp,
 						   "service '%s' is not in this scenario's lab: list",
@@ -481,28 +584,59 @@ static int check_references(struct loader *L, struct scenario *s)
 	return 0;
 }
 
+/* The catalog root is the parent of the scenario file's directory, worked
+ * out on the text of the path so messages show paths the way the user wrote
+ * them: "x.yaml" -> "..", "a/b/x.yaml" -> "a", "../x.yaml" -> "../..". */
 static char *catalog_root_of(const char *file)
 {
-	char *a = strdup(file), *b = NULL, *root = NULL;
+	char *a = strdup(file), *root = NULL;
+	const char *dir, *last;
 
 	if (!a)
 		return NULL;
-	b = strdup(dirname(a)); /* the scenario's directory */
-	if (b)
-		root = strdup(dirname(b));
+	dir = dirname(a); /* the scenario's directory (may point into a) */
+	last = strrchr(dir, '/');
+	last = last ? last + 1 : dir;
+	if (!strcmp(last, ".") || !strcmp(last, "..")) {
+		if (!strcmp(dir, "."))
+			root = strdup("..");
+		else if (asprintf(&root, "%s/..", dir) < 0)
+			root = NULL;
+	} else {
+		char *b = strdup(dir);
+		if (b)
+			root = strdup(dirname(b));
+		free(b);
+	}
 	free(a);
-	free(b);
 	return root;
+}
+
+/* A runbook path stays inside the catalog: relative, and no ".." component. */
+static bool runbook_inside(const char *p)
+{
+	if (p[0] == '/')
+		return false;
+	for (const char *c = p; *c;) {
+		size_t n = strcspn(c, "/");
+		if (n == 2 && c[0] == '.' && c[1] == '.')
+			return false;
+		c += n;
+		while (*c == '/')
+			c++;
+	}
+	return true;
 }
 
 static int load_root(struct loader *L, const struct doc_node *root, struct scenario *s)
 {
 	const struct doc_node *v;
 	char base[256];
+	struct stat st;
 
 	if (root->kind != DOC_MAP)
 		return cl_error_at(L->err, L->file, &root->mark, NULL,
-				   "a scenario must be a mapping, got %s", doc_kind_name(root));
+				   "a scenario must be a mapping, got %s", kind_phrase(root));
 	if (check_keys(L, root, top_keys, NULL))
 		return -1;
 	for (size_t i = 0; required_top[i]; i++) {
@@ -577,10 +711,21 @@ static int load_root(struct loader *L, const struct doc_node *root, struct scena
 				snprintf(kp, sizeof(kp), "lab[%zu]", i);
 				const char *dym = cl_did_you_mean(s->lab.v[i], scenario_lab_services,
 								  (size_t)-1);
+				char known[256] = "";
+				size_t off = 0;
+				for (size_t k = 0; scenario_lab_services[k] && off < sizeof(known);
+				     k++)
+					off += (size_t)snprintf(known + off, sizeof(known) - off,
+								"%s%s", k ? ", " : "",
+								scenario_lab_services[k]);
+				if (dym)
+					return cl_error_at(
+						L->err, L->file, &v->items[i]->mark, kp,
+						"unknown lab service '%s' (did you mean '%s'?)",
+						s->lab.v[i], dym);
 				return cl_error_at(L->err, L->file, &v->items[i]->mark, kp,
-						   dym ? "unknown lab service '%s' (did you mean '%s'?)"
-						       : "unknown lab service '%s'%s",
-						   s->lab.v[i], dym ? dym : "");
+						   "unknown lab service '%s' (known: %s)",
+						   s->lab.v[i], known);
 			}
 		}
 	}
@@ -596,6 +741,16 @@ static int load_root(struct loader *L, const struct doc_node *root, struct scena
 	    load_steps(L, root, "guards", STEP_GUARD, false, &s->guards, &s->nguards) ||
 	    load_hints(L, root, s) || load_scoring(L, root, s) || check_references(L, s))
 		return -1;
+	/* Partial credit is met weight / total weight. */
+	double total = 0;
+	for (size_t i = 0; i < s->nfixed_when; i++)
+		total += s->fixed_when[i].weight;
+	if (total <= 0) {
+		v = doc_map_get(root, "fixed_when", NULL);
+		return cl_error_at(
+			L->err, L->file, &v->mark, "fixed_when",
+			"the weights add up to 0; give at least one step a weight above 0");
+	}
 	for (size_t i = 0; i < s->nguards; i++) {
 		if (!s->guards[i].message) {
 			s->guards[i].message = strdup(s->guards[i].type);
@@ -607,7 +762,7 @@ static int load_root(struct loader *L, const struct doc_node *root, struct scena
 	v = doc_map_get(root, "runbook", NULL);
 	if (get_string(L, v, "runbook", &s->runbook))
 		return -1;
-	if (s->runbook[0] == '/' || strstr(s->runbook, ".."))
+	if (!runbook_inside(s->runbook))
 		return cl_error_at(L->err, L->file, &v->mark, "runbook",
 				   "must be a path inside the catalog (like runbooks/%s.md), got '%s'",
 				   s->id, s->runbook);
@@ -615,29 +770,38 @@ static int load_root(struct loader *L, const struct doc_node *root, struct scena
 		s->runbook_path = NULL;
 		return oom(L);
 	}
-	if (access(s->runbook_path, R_OK) != 0)
+	/* the resolved path tells the user where it was looked for */
+	if (stat(s->runbook_path, &st) != 0)
+		return cl_error_at(L->err, L->file, &v->mark, "runbook", "file not found: '%s'",
+				   s->runbook_path);
+	if (!S_ISREG(st.st_mode))
 		return cl_error_at(L->err, L->file, &v->mark, "runbook",
-				   "runbook file '%s' not found (looked in %s)", s->runbook, s->root);
+				   "'%s' is not a regular file", s->runbook_path);
 	return 0;
 }
 
-struct scenario *scenario_load(const char *path, struct cl_error *err)
+struct scenario *scenario_load_buffer(const char *file, const char *text, size_t len,
+				      struct cl_error *err)
 {
-	struct loader L = { path, err };
-	struct scenario *s = calloc(1, sizeof(*s));
+	size_t fl = strlen(file);
+	struct loader L = { .file = file, .err = err };
+	struct scenario *s = NULL;
 	struct doc_node *root;
 
+	L.yaml = !(fl > 5 && !strcmp(file + fl - 5, ".json"));
+	if (L.yaml)
+		root = doc_parse_yaml(file, text, len, err);
+	else
+		root = doc_parse_json(file, text, len, err);
+	if (!root)
+		return NULL;
+	s = calloc(1, sizeof(*s));
 	if (!s) {
 		oom(&L);
-		return NULL;
+		goto fail;
 	}
-	root = doc_load_file(path, err);
-	if (!root) {
-		free(s);
-		return NULL;
-	}
-	s->file = strdup(path);
-	s->root = catalog_root_of(path);
+	s->file = strdup(file);
+	s->root = catalog_root_of(file);
 	if (!s->file || !s->root) {
 		oom(&L);
 		goto fail;
@@ -652,11 +816,33 @@ fail:
 	return NULL;
 }
 
+struct scenario *scenario_load(const char *path, struct cl_error *err)
+{
+	size_t len = 0;
+	char *text = doc_read_file(path, &len, err);
+	struct scenario *s;
+
+	if (!text)
+		return NULL;
+	s = scenario_load_buffer(path, text, len, err);
+	free(text);
+	return s;
+}
+
 const struct step *scenario_injection(const struct scenario *s, const char *id)
 {
 	for (size_t i = 0; i < s->ninject; i++)
 		if (s->inject[i].id && !strcmp(s->inject[i].id, id))
 			return &s->inject[i];
+	return NULL;
+}
+
+/* The value of parameter name in p, or NULL. */
+static struct param_value *param_slot(struct params *p, const char *name)
+{
+	for (size_t i = 0; i < p->count; i++)
+		if (!strcmp(p->spec[i].name, name))
+			return &p->values[i];
 	return NULL;
 }
 
@@ -667,6 +853,9 @@ int scenario_apply_set(struct scenario *s, const char *assignment, struct cl_err
 	const char *ids[128];
 	size_t n = 0;
 
+	if (strlen(assignment) >= sizeof(buf))
+		return cl_error_set(err, CL_EXIT_USAGE, "--set: longer than %zu characters",
+				    sizeof(buf) - 1);
 	snprintf(buf, sizeof(buf), "%s", assignment);
 	eq = strchr(buf, '=');
 	dot = strchr(buf, '.');
@@ -678,17 +867,32 @@ int scenario_apply_set(struct scenario *s, const char *assignment, struct cl_err
 	*eq = '\0';
 	for (size_t i = 0; i < s->ninject; i++) {
 		struct step *st = &s->inject[i];
+		struct param_value *slot = param_slot(&st->params, dot + 1);
+		struct param_value old = { 0 };
+		char msg[256] = "";
+
 		if (strcmp(st->id, buf))
 			continue;
-		snprintf(path, sizeof(path), "--set %s", buf);
-		if (params_set_text(&st->params, dot + 1, eq + 1, path, err))
-			return -1;
-		if (st->injector->validate) {
-			char msg[256] = "";
-			if (st->injector->validate(&st->params, msg, sizeof(msg)))
-				return cl_error_set(err, CL_EXIT_USAGE, "--set %s: %s", assignment,
-						    msg);
+		/* keep the old value: a --set the injector refuses changes nothing */
+		if (slot) {
+			old = *slot;
+			old.s = slot->s ? strdup(slot->s) : NULL;
+			if (slot->s && !old.s)
+				return cl_error_set(err, CL_EXIT_USAGE, "out of memory");
 		}
+		snprintf(path, sizeof(path), "--set %s", buf);
+		if (params_set_text(&st->params, dot + 1, eq + 1, path, err)) {
+			free(old.s);
+			return -1;
+		}
+		if (st->injector->validate &&
+		    st->injector->validate(&st->params, msg, sizeof(msg))) {
+			free(slot->s);
+			*slot = old;
+			return cl_error_set(err, CL_EXIT_USAGE, "--set %s: %s", assignment,
+					    msg[0] ? msg : "invalid parameters");
+		}
+		free(old.s);
 		return 0;
 	}
 	for (size_t i = 0; i < s->ninject && n < 127; i++)

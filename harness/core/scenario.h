@@ -21,6 +21,7 @@ enum step_kind { STEP_INJECT, STEP_SYMPTOM, STEP_FIXED_WHEN, STEP_GUARD };
 struct step {
 	enum step_kind kind;
 	char *id;                 /* inject: required; criteria: optional */
+	struct cl_mark id_mark;   /* where the id is written */
 	char *type;
 	char path[48];            /* "inject[0]", "fixed_when[1]" */
 	struct cl_mark mark;
@@ -67,6 +68,14 @@ struct scenario {
  * cJSON). Returns a scenario owned by the caller (scenario_free) or NULL with
  * err located at file:line:column and key path. */
 struct scenario *scenario_load(const char *path, struct cl_error *err);
+
+/* Validate scenario text already in memory as if it had been read from file:
+ * file picks the syntax (".json" -> JSON, else YAML), must match the id, and
+ * locates the catalog root for the runbook. text need not be NUL-terminated;
+ * it is only read, len bytes of it. scenario_load is this after reading the
+ * file. Returns a scenario owned by the caller or NULL with err set. */
+struct scenario *scenario_load_buffer(const char *file, const char *text, size_t len,
+				      struct cl_error *err);
 
 /* Apply one "--set ID.PARAM=VALUE" override to the inject step ID, validated
  * like the file. */
