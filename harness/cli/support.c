@@ -5,7 +5,7 @@
 
 static int step_supported(const struct step *st, char *why, size_t size)
 {
-	char reason[256] = "";
+	char reason[512] = "";
 	int (*fn)(const struct params *, char *, size_t) =
 		st->injector ? st->injector->supported : st->verifier->supported;
 
@@ -20,7 +20,7 @@ static int step_supported(const struct step *st, char *why, size_t size)
  * service (lab-service injector) must be able to run here too. */
 static int lab_supported(const struct scenario *s, char *why, size_t size)
 {
-	char reason[256] = "";
+	char reason[512] = "";
 
 	for (size_t i = 0; i < s->lab.n; i++) {
 		bool net = !strcmp(s->lab.v[i], "network");
