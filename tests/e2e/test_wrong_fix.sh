@@ -6,8 +6,11 @@ need_root
 
 drill_bg cpu-runaway
 wait_state running 60
-note "killing demo-api instead of the culprit"
-pkill -KILL -x demo-api || die "no demo-api process to kill"
+run=$("$CHAOSLAB_BIN" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')
+api=$(owned_pids "$run" | while read -r p; do [ "$(cat /proc/$p/comm)" = demo-api ] && echo "$p"; done)
+[ -n "$api" ] || die "no demo-api of run $run to kill"
+note "killing demo-api (pid $api) instead of the culprit"
+kill -KILL $api
 sleep 1.5
 "$CHAOSLAB_BIN" status | tee "$E2E_TMP/status"
 grep -q VIOLATED "$E2E_TMP/status" || die "status does not show the violated guard"
