@@ -6,9 +6,11 @@
 #include <string.h>
 
 extern const struct lab_service demo_api_service;
+extern const struct lab_service dns_service, tls_service;
 
 static const struct lab_service *const lab_services[] = {
 	&demo_api_service,
+	&dns_service, &tls_service,
 	NULL,
 };
 

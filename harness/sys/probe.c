@@ -1,4 +1,5 @@
 #include "sys/probe.h"
+#include "sys/x509.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -28,7 +29,8 @@
 #define HTTP_HEAD_MAX 16384 /* status line and headers */
 #define HTTP_REQ_MAX 2048
 
-static const struct probe_tls_ops *tls_ops;
+/* OpenSSL (sys/x509.c) by default; tests may swap it or set NULL. */
+static const struct probe_tls_ops *tls_ops = &x509_probe_tls;
 
 void probe_set_tls(const struct probe_tls_ops *ops)
 {
