@@ -17,6 +17,11 @@
 
 #include "core/registry.h"
 #include "lab/network.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "sys/features.h"
 
 static const struct param_spec lab_network_params[] = {
@@ -50,6 +55,79 @@ static int undo_set_str(cJSON *undo, const char *key, const char *val)
 	return cJSON_AddStringToObject(undo, key, val) ? 0 : -1;
 }
 
+/* The lab's own resolver configuration, /etc/netns/NETNS/resolv.conf (the
+ * `ip netns exec` convention; `chaoslab lab shell` and lab processes see it
+ * as /etc/resolv.conf): the lab address, where the lab DNS service listens
+ * when the scenario runs one. Created only when the directory is not there
+ * yet, so it is ours; its path reaches the journal first. */
+static int lab_resolv_write(struct inject_ctx *ctx, const struct lab_net_info *info,
+			    struct cl_error *err)
+{
+	char dir[128], path[160], tmp[176], text[256];
+	struct stat st;
+	int fd, n;
+
+	snprintf(dir, sizeof(dir), "/etc/netns/%s", info->netns);
+	if (stat(dir, &st) == 0)
+		return 0; /* someone else's: leave it alone */
+	if (!cJSON_AddStringToObject(ctx->undo, "etc_dir", dir) ||
+	    !cJSON_AddBoolToObject(ctx->undo, "etc_netns_created", stat("/etc/netns", &st) != 0))
+		return cl_error_set(err, CL_EXIT_USAGE, "lab-network: out of memory");
+	if (inject_ctx_save(ctx, err))
+		return -1;
+	if ((mkdir("/etc/netns", 0755) < 0 && errno != EEXIST) || mkdir(dir, 0755) < 0)
+		return cl_error_errno(err, CL_EXIT_PRIVILEGE, errno, "lab-network: unable to create '%s'",
+				      dir);
+	snprintf(path, sizeof(path), "%s/resolv.conf", dir);
+	snprintf(tmp, sizeof(tmp), "%s/.resolv.conf.tmp", dir);
+	n = snprintf(text, sizeof(text),
+		     "# the chaoslab lab's resolver: the lab DNS service on the lab address\n"
+		     "nameserver %s\noptions timeout:1 attempts:2\n",
+		     info->lab_addr);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, text, (size_t)n) != n || fsync(fd) < 0 || close(fd) < 0 ||
+	    rename(tmp, path) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		return cl_error_errno(err, CL_EXIT_PRIVILEGE, e, "lab-network: unable to write '%s'",
+				      path);
+	}
+	return 0;
+}
+
+/* Remove the lab's /etc/netns/NETNS directory if the journal says we made
+ * it: the files in it belong to the lab, which is going away. */
+static void lab_resolv_remove(const cJSON *undo, char *report, size_t size)
+{
+	const cJSON *dir = cJSON_GetObjectItemCaseSensitive(undo, "etc_dir");
+	const cJSON *top = cJSON_GetObjectItemCaseSensitive(undo, "etc_netns_created");
+	char path[192];
+	DIR *d;
+	struct dirent *de;
+
+	if (!cJSON_IsString(dir) || strncmp(dir->valuestring, "/etc/netns/", 11) ||
+	    strstr(dir->valuestring, ".."))
+		return;
+	d = opendir(dir->valuestring);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir->valuestring, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	if (rmdir(dir->valuestring) == 0) {
+		size_t off = strlen(report);
+		snprintf(report + off, size - off, "%sremoved %s", off ? "; " : "", dir->valuestring);
+	}
+	if (cJSON_IsTrue(top))
+		rmdir("/etc/netns"); /* only if empty */
+}
+
 static int lab_network_apply(struct inject_ctx *ctx, struct cl_error *err)
 {
 	const char *name = lab_net_default_name();
@@ -78,7 +156,9 @@ static int lab_network_apply(struct inject_ctx *ctx, struct cl_error *err)
 	    undo_set_str(ctx->undo, "lab_addr", info.lab_addr) ||
 	    !cJSON_AddNumberToObject(ctx->undo, "prefix", info.prefix))
 		return cl_error_set(err, CL_EXIT_USAGE, "lab-network: out of memory");
-	return inject_ctx_save(ctx, err);
+	if (inject_ctx_save(ctx, err))
+		return -1;
+	return lab_resolv_write(ctx, &info, err);
 }
 
 static const char *undo_str(const cJSON *undo, const char *key)
@@ -113,6 +193,7 @@ static int lab_network_revert(struct revert_ctx *ctx, struct cl_error *err)
 		cl_error_prefix(err, "lab-network");
 		return -1;
 	}
+	lab_resolv_remove(ctx->undo, ctx->report, sizeof(ctx->report));
 	return 0;
 }
 
