@@ -544,6 +544,9 @@ static void autopilot_start(struct drill *d)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		setpgid(0, 0);
+		/* Solutions find lab files under the state directory, as an
+		 * engineer who exported it would. */
+		setenv("CHAOSLAB_STATE", d->dir, 1);
 		execl("/bin/sh", "sh", "-c", script, (char *)NULL);
 		_exit(127);
 	}
