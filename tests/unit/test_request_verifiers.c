@@ -30,8 +30,10 @@
 #include "core/doc.h"
 #include "core/param.h"
 #include "core/registry.h"
+#include "sys/probe.h"
 #include "sys/proc.h"
 #include "sys/worker.h"
+#include "sys/x509.h"
 
 static char run_id[64];
 static char state_dir_path[256];
@@ -390,7 +392,8 @@ static void test_validate(void **state)
 		     sizeof(msg));
 	assert_non_null(strstr(msg, "exclude each other"));
 
-	/* https with no TLS client built in: said so by supported(). */
+	/* https: supported with the OpenSSL client installed by default; with
+	 * no TLS client, supported() says so. */
 	{
 		const struct verifier *v = verifier_find("http");
 		struct params p;
@@ -399,8 +402,11 @@ static void test_validate(void **state)
 		assert_int_equal(params_load(v, "{\"url\": \"https://127.0.0.1/\"}", &p, msg,
 					     sizeof(msg)),
 				 0);
+		assert_int_equal(v->supported(&p, why, sizeof(why)), 0);
+		probe_set_tls(NULL);
 		assert_int_equal(v->supported(&p, why, sizeof(why)), -1);
 		assert_non_null(strstr(why, "TLS"));
+		probe_set_tls(&x509_probe_tls);
 		params_release(&p);
 	}
 }
