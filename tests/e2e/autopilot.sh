@@ -5,6 +5,14 @@
 id=${1:?scenario id}
 need_root
 
+# Kubernetes drills run against the fake API server (tests/k8s) with the
+# real kubectl: no API server can be installed on the machines that run this.
+if grep -Eq '^ *type: (k8s-|broken-selector)' "$CHAOSLAB_SCENARIOS/$id.yaml" 2>/dev/null; then
+	. "$(dirname "$0")/k8s_lib.sh"
+	k8s_fake_start
+	k8s_demo_load
+fi
+
 # A drill this machine cannot run (a kernel feature, a cluster) is a skip
 # with chaoslab's own reason, never a pass.
 why=$("$CHAOSLAB_BIN" list --json | python3 -c '
