@@ -28,6 +28,12 @@ static const struct command commands[] = {
 	{ "doctor", cmd_doctor, "check privileges, kernel features and tools" },
 	{ "recover", cmd_recover, "undo whatever a dead run left behind (from its journal)" },
 	{ "lab", cmd_lab, "the lab network by hand: up, down, status, shell" },
+	{ "daily", cmd_daily, "today's drill, picked from your gaps list" },
+	{ "mock", cmd_mock, "the day-29 mock interview: linux, network, k8s in one budget" },
+	{ "gaps", cmd_gaps, "your five weakest skills, with evidence and the drill to do next" },
+	{ "report", cmd_report, "portfolio (Markdown), charts (HTML), scores (Prometheus textfile)" },
+	{ "postmortem", cmd_postmortem, "a postmortem draft for one drill run" },
+	{ "assess", cmd_assess, "grade yourself on a skill's or a day's quiz prompts" },
 	{ NULL, NULL, NULL },
 };
 

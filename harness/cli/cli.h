@@ -20,6 +20,12 @@ int cmd_status(int argc, char **argv);
 int cmd_hint(int argc, char **argv);
 int cmd_giveup(int argc, char **argv);
 int cmd_lab(int argc, char **argv);
+int cmd_gaps(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_postmortem(int argc, char **argv);
+int cmd_assess(int argc, char **argv);
+int cmd_daily(int argc, char **argv);
+int cmd_mock(int argc, char **argv);
 
 /* Print an error once, as "chaoslab: file:line:col: path: msg", to stderr;
  * returns err->code (or CL_EXIT_USAGE if unset). */
@@ -27,6 +33,14 @@ int cli_fail(const struct cl_error *err);
 
 /* Print a usage error ("chaoslab CMD: msg") plus the usage line; returns 2. */
 int cli_usage(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The options of every command that runs drills (drill, daily, mock):
+ * --autopilot[=S], --no-ask, --plain, --results DIR. Takes argv[*i] (and
+ * its value, advancing *i) into o and *plain: 1 when taken, 0 when not one
+ * of them, -1 after printing a usage error ("CMD: ..." and usage). */
+struct drill_opts;
+int cli_drill_option(int argc, char **argv, int *i, struct drill_opts *o, bool *plain,
+		     const char *cmd, const char *usage);
 
 /* True if argv[i] is -h or --help. */
 bool cli_is_help(const char *arg);

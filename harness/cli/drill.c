@@ -32,6 +32,38 @@ static void drill_help(void)
 	       drill_usage);
 }
 
+int cli_drill_option(int argc, char **argv, int *i, struct drill_opts *o, bool *plain,
+		     const char *cmd, const char *usage)
+{
+	const char *a = argv[*i];
+
+	if (!strcmp(a, "--autopilot")) {
+		o->autopilot_delay = 5;
+	} else if (!strncmp(a, "--autopilot=", 12)) {
+		char *end;
+		o->autopilot_delay = strtod(a + 12, &end);
+		if (*end || end == a + 12 || o->autopilot_delay < 0 || o->autopilot_delay > 3600) {
+			cli_usage(usage, "%s: --autopilot takes seconds 0..3600, got '%s'", cmd, a + 12);
+			return -1;
+		}
+	} else if (!strcmp(a, "--no-ask")) {
+		o->no_ask = true;
+	} else if (!strcmp(a, "--plain")) {
+		*plain = true;
+	} else if (!strcmp(a, "--results")) {
+		if (*i + 1 >= argc) {
+			cli_usage(usage, "%s: %s needs a value", cmd, a);
+			return -1;
+		}
+		o->results_dir = argv[++*i];
+	} else if (!strncmp(a, "--results=", 10)) {
+		o->results_dir = a + 10;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
 int cmd_drill(int argc, char **argv)
 {
 	struct drill_opts o = { .autopilot_delay = -1, .out = stdout };
@@ -43,7 +75,7 @@ int cmd_drill(int argc, char **argv)
 	struct cl_error err;
 	struct drill_outcome res;
 	struct scenario *s = NULL;
-	int rc;
+	int rc, taken;
 
 	if (!sets)
 		return CL_EXIT_USAGE;
@@ -54,34 +86,20 @@ int cmd_drill(int argc, char **argv)
 			drill_help();
 			free(sets);
 			return 0;
-		} else if (!strcmp(a, "--autopilot")) {
-			o.autopilot_delay = 5;
-		} else if (!strncmp(a, "--autopilot=", 12)) {
-			char *end;
-			o.autopilot_delay = strtod(a + 12, &end);
-			if (*end || end == a + 12 || o.autopilot_delay < 0 || o.autopilot_delay > 3600) {
+		} else if ((taken = cli_drill_option(argc, argv, &i, &o, &plain, "drill",
+						     drill_usage))) {
+			if (taken < 0) {
 				free(sets);
-				return cli_usage(drill_usage,
-						 "drill: --autopilot takes seconds 0..3600, got '%s'",
-						 a + 12);
+				return CL_EXIT_USAGE;
 			}
-		} else if (!strcmp(a, "--no-ask")) {
-			o.no_ask = true;
-		} else if (!strcmp(a, "--plain")) {
-			plain = true;
-		} else if (!strcmp(a, "--set") || !strcmp(a, "--results")) {
+		} else if (!strcmp(a, "--set")) {
 			if (i + 1 >= argc) {
 				free(sets);
 				return cli_usage(drill_usage, "drill: %s needs a value", a);
 			}
-			if (a[2] == 's')
-				sets[nsets++] = argv[++i];
-			else
-				o.results_dir = argv[++i];
+			sets[nsets++] = argv[++i];
 		} else if (!strncmp(a, "--set=", 6)) {
 			sets[nsets++] = a + 6;
-		} else if (!strncmp(a, "--results=", 10)) {
-			o.results_dir = a + 10;
 		} else if (a[0] == '-') {
 			free(sets);
 			return cli_usage(drill_usage, "drill: unknown option '%s'", a);

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,37 +23,20 @@ const char *results_dir(const char *opt)
 	return "results";
 }
 
-int results_write(const char *dir, const char *run_id, const cJSON *doc, char *out, size_t size,
-		  struct cl_error *err)
+int results_write_text(const char *path, const char *text, size_t len, struct cl_error *err)
 {
-	char tmp[1024], final[1024];
-	char *text = NULL, *grown;
+	char tmp[1024], dir[1024];
+	const char *slash = strrchr(path, '/');
 	int fd = -1, dfd = -1, rc = -1;
-	size_t len, off = 0;
+	size_t off = 0;
 
-	/* The run id names a file in dir: never a path, never a hidden (temp)
-	 * name the reader would skip. */
-	if (!run_id[0] || run_id[0] == '.' || strchr(run_id, '/'))
-		return cl_error_set(err, CL_EXIT_USAGE, "invalid run id '%s' for a results file",
-				    run_id);
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return cl_error_errno(err, CL_EXIT_USAGE, errno,
-				      "unable to create results directory '%s'", dir);
-	snprintf(final, sizeof(final), "%s/%s.json", dir, run_id);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.json.tmp.%d", dir, run_id, (int)getpid());
-	text = cJSON_Print(doc);
-	if (!text)
-		return cl_error_set(err, CL_EXIT_USAGE, "out of memory");
-	len = strlen(text);
-	/* The closing newline goes out with the text: one write loop. */
-	grown = realloc(text, len + 2);
-	if (!grown) {
-		free(text);
-		return cl_error_set(err, CL_EXIT_USAGE, "out of memory");
-	}
-	text = grown;
-	text[len++] = '\n';
-	text[len] = '\0';
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%d", dir, slash ? slash + 1 : path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to create '%s'", tmp);
@@ -78,8 +62,8 @@ int results_write(const char *dir, const char *run_id, const cJSON *doc, char *o
 		goto fail_unlink;
 	}
 	fd = -1;
-	if (rename(tmp, final) < 0) {
-		cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to rename '%s' to '%s'", tmp, final);
+	if (rename(tmp, path) < 0) {
+		cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to rename '%s' to '%s'", tmp, path);
 		goto fail_unlink;
 	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -87,8 +71,6 @@ int results_write(const char *dir, const char *run_id, const cJSON *doc, char *o
 		cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to fsync directory '%s'", dir);
 		goto out;
 	}
-	if (out)
-		snprintf(out, size, "%s", final);
 	rc = 0;
 	goto out;
 fail_unlink:
@@ -98,8 +80,134 @@ out:
 		close(fd);
 	if (dfd >= 0)
 		close(dfd);
+	return rc;
+}
+
+int results_write(const char *dir, const char *run_id, const cJSON *doc, char *out, size_t size,
+		  struct cl_error *err)
+{
+	char final[1024];
+	char *text, *grown;
+	size_t len;
+	int rc;
+
+	/* The run id names a file in dir: never a path, never a hidden (temp)
+	 * name the reader would skip. */
+	if (!run_id[0] || run_id[0] == '.' || strchr(run_id, '/'))
+		return cl_error_set(err, CL_EXIT_USAGE, "invalid run id '%s' for a results file",
+				    run_id);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return cl_error_errno(err, CL_EXIT_USAGE, errno,
+				      "unable to create results directory '%s'", dir);
+	snprintf(final, sizeof(final), "%s/%s.json", dir, run_id);
+	text = cJSON_Print(doc);
+	if (!text)
+		return cl_error_set(err, CL_EXIT_USAGE, "out of memory");
+	len = strlen(text);
+	/* The closing newline goes out with the text: one write loop. */
+	grown = realloc(text, len + 2);
+	if (!grown) {
+		free(text);
+		return cl_error_set(err, CL_EXIT_USAGE, "out of memory");
+	}
+	text = grown;
+	text[len++] = '\n';
+	text[len] = '\0';
+	rc = results_write_text(final, text, len, err);
+	if (!rc && out)
+		snprintf(out, size, "%s", final);
 	free(text);
 	return rc;
+}
+
+void results_new_id(const char *label, time_t now, char *id, size_t idsize, char *iso,
+		    size_t isosize)
+{
+	struct tm tm;
+	unsigned rnd = 0;
+	char stamp[32];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (read(fd, &rnd, sizeof(rnd)) != sizeof(rnd))
+			rnd = (unsigned)getpid();
+		close(fd);
+	} else {
+		rnd = (unsigned)getpid() ^ (unsigned)now;
+	}
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(id, idsize, "%s-%s-%04x", stamp, label, rnd & 0xffff);
+	if (iso)
+		strftime(iso, isosize, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+const char *results_kind(const cJSON *doc)
+{
+	const cJSON *k = cJSON_GetObjectItemCaseSensitive(doc, "kind");
+
+	return cJSON_IsString(k) ? k->valuestring : RESULTS_KIND_DRILL;
+}
+
+static bool strings_only(const cJSON *arr)
+{
+	const cJSON *it;
+
+	if (!cJSON_IsArray(arr))
+		return false;
+	cJSON_ArrayForEach(it, arr)
+		if (!cJSON_IsString(it))
+			return false;
+	return true;
+}
+
+/* The documents the growth tools write (any kind but drill). */
+static int check_other_kind(const cJSON *doc, const char *kind, char *why, size_t size)
+{
+	const cJSON *it;
+
+	if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(doc, "run_id")) ||
+	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(doc, "started_at"))) {
+		snprintf(why, size, "%s: missing run_id or started_at", kind);
+		return -1;
+	}
+	if (!strcmp(kind, RESULTS_KIND_ASSESSMENT)) {
+		const cJSON *grades = cJSON_GetObjectItemCaseSensitive(doc, "grades");
+		if (!strings_only(cJSON_GetObjectItemCaseSensitive(doc, "skills")) ||
+		    !cJSON_IsArray(grades)) {
+			snprintf(why, size, "assessment: missing skills or grades");
+			return -1;
+		}
+		cJSON_ArrayForEach(it, grades) {
+			const cJSON *g = cJSON_GetObjectItemCaseSensitive(it, "grade");
+			if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, "prompt")) ||
+			    !strings_only(cJSON_GetObjectItemCaseSensitive(it, "skills")) ||
+			    !cJSON_IsNumber(g) || g->valuedouble != (double)(int)g->valuedouble ||
+			    g->valuedouble < 1 || g->valuedouble > 5) {
+				snprintf(why, size,
+					 "assessment: each grade needs a prompt, skills and a grade 1..5");
+				return -1;
+			}
+		}
+		return 0;
+	}
+	if (!strcmp(kind, RESULTS_KIND_DAILY)) {
+		if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(doc, "date")) ||
+		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(doc, "scenario"))) {
+			snprintf(why, size, "daily: missing date or scenario");
+			return -1;
+		}
+		return 0;
+	}
+	if (!strcmp(kind, RESULTS_KIND_MOCK)) {
+		if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(doc, "drills"))) {
+			snprintf(why, size, "mock: missing drills");
+			return -1;
+		}
+		return 0;
+	}
+	snprintf(why, size, "unknown document kind '%s'", kind);
+	return -1;
 }
 
 int results_check(const cJSON *doc, char *why, size_t size)
@@ -123,6 +231,13 @@ int results_check(const cJSON *doc, char *why, size_t size)
 			 RESULTS_SCHEMA);
 		return -1;
 	}
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(doc, "kind");
+	if (kind && !cJSON_IsString(kind)) {
+		snprintf(why, size, "kind is not a string");
+		return -1;
+	}
+	if (kind && strcmp(kind->valuestring, RESULTS_KIND_DRILL))
+		return check_other_kind(doc, kind->valuestring, why, size);
 	if (!cJSON_IsString(run) || !cJSON_IsObject(sc) || !cJSON_IsString(outcome) ||
 	    !cJSON_IsString(started)) {
 		snprintf(why, size, "missing run_id, scenario, outcome or started_at");

@@ -1,14 +1,27 @@
 /* Drill results: one JSON document per run, written crash-safely, and a
- * reader over the history that reports and skips corrupt files. */
+ * reader over the history that reports and skips corrupt files.
+ *
+ * The results directory also holds the growth tools' own documents, each
+ * saying what it is in "kind": "assessment" (chaoslab assess), "daily" (the
+ * drill chaoslab daily picked for a day) and "mock" (a mock interview's
+ * combined result). A drill result has no "kind" (or "kind": "drill"). Every
+ * kind carries schema, run_id and started_at, so one reader and one order
+ * serve them all. */
 #ifndef CHAOSLAB_RESULTS_H
 #define CHAOSLAB_RESULTS_H
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "core/error.h"
 
 #define RESULTS_SCHEMA 1
+
+#define RESULTS_KIND_DRILL "drill"
+#define RESULTS_KIND_ASSESSMENT "assessment"
+#define RESULTS_KIND_DAILY "daily"
+#define RESULTS_KIND_MOCK "mock"
 
 /* The results directory: opt (--results) if given, else $CHAOSLAB_RESULTS,
  * else ./results. Static or caller's string. */
@@ -21,6 +34,22 @@ const char *results_dir(const char *opt);
  * '/', not starting with '.' (hidden names are temp files). */
 int results_write(const char *dir, const char *run_id, const cJSON *doc, char *out, size_t size,
 		  struct cl_error *err);
+
+/* Write len bytes of text as the file path, crash-safely: a temp file
+ * ".NAME.tmp.PID" beside it, write, fsync, rename over path, fsync the
+ * directory; on failure the temp file is removed and err says which step
+ * failed. path's directory must exist. results_write is this for a
+ * document. */
+int results_write_text(const char *path, const char *text, size_t len, struct cl_error *err);
+
+/* A new run id "YYYYMMDDTHHMMSSZ-LABEL-XXXX" (XXXX random hex) for a
+ * document made at now, into id; iso (may be NULL) gets now as
+ * "YYYY-MM-DDTHH:MM:SSZ" for its started_at. */
+void results_new_id(const char *label, time_t now, char *id, size_t idsize, char *iso,
+		    size_t isosize);
+
+/* The kind of a checked document: "drill" when it has none. */
+const char *results_kind(const cJSON *doc);
 
 struct result_entry {
 	char *path;
@@ -45,7 +74,11 @@ const struct result_entry *results_find(const struct result_list *list, const ch
 
 void results_list_release(struct result_list *list);
 
-/* Validate one parsed document: 0, or -1 with why filled. */
+/* Validate one parsed document of any kind: 0, or -1 with why filled. A
+ * drill result needs run_id, scenario.id, outcome and started_at; other
+ * kinds need run_id and started_at and their own fields (assessment: skills
+ * and grades 1..5; daily: date and scenario; mock: drills). An unknown kind
+ * is refused. */
 int results_check(const cJSON *doc, char *why, size_t size);
 
 #endif
