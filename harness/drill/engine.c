@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -538,8 +539,14 @@ static void autopilot_start(struct drill *d)
 	}
 	fflush(d->out);
 	event(d, "autopilot", "running %zu solution line(s)", d->s->solution.n);
+	pid_t harness = getpid();
 	d->auto_pid = fork();
 	if (d->auto_pid == 0) {
+		/* The stand-in engineer dies with the harness: a drill killed
+		 * with SIGKILL must not leave its reference fix running against
+		 * the lab that recover puts back. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != harness)
+			_exit(127);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
