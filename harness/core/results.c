@@ -182,8 +182,8 @@ static int check_other_kind(const cJSON *doc, const char *kind, char *why, size_
 			const cJSON *g = cJSON_GetObjectItemCaseSensitive(it, "grade");
 			if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, "prompt")) ||
 			    !strings_only(cJSON_GetObjectItemCaseSensitive(it, "skills")) ||
-			    !cJSON_IsNumber(g) || g->valuedouble != (double)(int)g->valuedouble ||
-			    g->valuedouble < 1 || g->valuedouble > 5) {
+			    !cJSON_IsNumber(g) || g->valuedouble < 1 || g->valuedouble > 5 ||
+			    g->valuedouble != (double)(int)g->valuedouble) {
 				snprintf(why, size,
 					 "assessment: each grade needs a prompt, skills and a grade 1..5");
 				return -1;

@@ -22,6 +22,13 @@ static double jnum(const cJSON *o, const char *key, double def)
 	return cJSON_IsNumber(v) ? v->valuedouble : def;
 }
 
+/* jnum() for an int field: out of int's range (a hand-edited file) is def. */
+static int jint(const cJSON *o, const char *key, int def)
+{
+	double v = jnum(o, key, def);
+	return v >= -2147483648.0 && v < 2147483648.0 ? (int)v : def;
+}
+
 int history_parse_time(const char *iso, time_t *out)
 {
 	struct tm tm = { 0 };
@@ -66,8 +73,8 @@ static void attempt_fill(struct attempt *a, const struct result_entry *e)
 		a->title = a->scenario;
 	a->runbook = jstr(sc, "runbook");
 	a->skills = cJSON_IsArray(skills) ? skills : NULL;
-	a->day = (int)jnum(sc, "day", 0);
-	a->difficulty = (int)jnum(sc, "difficulty", 0);
+	a->day = jint(sc, "day", 0);
+	a->difficulty = jint(sc, "difficulty", 0);
 	a->par_seconds = jnum(sc, "par_seconds", 0);
 	a->time_limit_seconds = jnum(sc, "time_limit_seconds", 0);
 	a->elapsed_seconds = jnum(doc, "elapsed_seconds", -1);
@@ -76,7 +83,9 @@ static void attempt_fill(struct attempt *a, const struct result_entry *e)
 	if (cJSON_IsArray(hints)) {
 		cJSON_ArrayForEach(h, hints) {
 			a->hints++;
-			a->hint_penalty += (int)jnum(h, "penalty", 0);
+			int p = jint(h, "penalty", 0);
+			/* a hint costs 0..100 (the scenario format's bounds) */
+			a->hint_penalty += p < 0 ? 0 : p > 100 ? 100 : p;
 		}
 	}
 	conf = jnum(doc, "confidence", 0);
