@@ -17,7 +17,10 @@
  * service's owner tag, to signal it)}, journaled before the files change.
  * Revert puts the originals back (and signals the service) only when both
  * files still hold exactly what was written; a certificate rotated since
- * (the engineer's fix) is left as it is. */
+ * (the engineer's fix) is left as it is. A half left by a crash between
+ * the two writes (of apply or of an earlier revert) gets its original back,
+ * and the temporary file of a write cut short is removed. */
+#include <dirent.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <signal.h>
@@ -308,12 +311,54 @@ static bool holds(const char *path, const char *want)
 	return want && !strcmp(sum, want);
 }
 
+/* True when no live process has pid (a zombie is dead: it writes nothing). */
+static bool proc_gone(pid_t pid)
+{
+	struct proc_stat st;
+
+	if (proc_stat_read(pid, &st) < 0)
+		return errno == ESRCH;
+	return st.state == 'Z' || st.state == 'X';
+}
+
+/* Remove what a write of path cut short by a crash left: PATH.tmp.PID (the
+ * temporary name x509_file_write() gives) with no live process PID. */
+static void stale_tmp_remove(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[700], prefix[128];
+	struct dirent *de;
+	DIR *d;
+
+	if (!slash)
+		return;
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	snprintf(prefix, sizeof(prefix), "%s.tmp.", slash + 1);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		const char *num = de->d_name + strlen(prefix);
+		char *end;
+		long pid;
+
+		if (strncmp(de->d_name, prefix, strlen(prefix)) || !*num)
+			continue;
+		pid = strtol(num, &end, 10);
+		if (*end || pid <= 0 || !proc_gone((pid_t)pid))
+			continue;
+		unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
 static int expired_cert_revert(struct revert_ctx *ctx, struct cl_error *err)
 {
 	const char *dir = undo_get_str(ctx->undo, "dir");
 	const char *hc = undo_get_str(ctx->undo, "cert"), *hk = undo_get_str(ctx->undo, "key");
 	const char *owner = undo_get_str(ctx->undo, "service");
-	char cpath[700], kpath[700], *cert = NULL, *key = NULL;
+	char cpath[700], kpath[700], *cert = NULL, *key = NULL, orig_c[65], orig_k[65];
+	bool c_ours, k_ours, c_orig, k_orig;
 	size_t clen, klen;
 	int rc = -1;
 
@@ -322,6 +367,8 @@ static int expired_cert_revert(struct revert_ctx *ctx, struct cl_error *err)
 		return 0; /* the bare intent: nothing was changed */
 	snprintf(cpath, sizeof(cpath), "%s/%s", dir, LAB_TLS_CERT);
 	snprintf(kpath, sizeof(kpath), "%s/%s", dir, LAB_TLS_KEY);
+	stale_tmp_remove(cpath);
+	stale_tmp_remove(kpath);
 	cert = hex_decode(hc, &clen);
 	key = hex_decode(hk, &klen);
 	if (!cert || !key) {
@@ -329,31 +376,48 @@ static int expired_cert_revert(struct revert_ctx *ctx, struct cl_error *err)
 			     "expired-cert: the journal holds no readable original certificate");
 		goto out;
 	}
-	if (!holds(cpath, undo_get_str(ctx->undo, "wrote_cert")) ||
-	    !holds(kpath, undo_get_str(ctx->undo, "wrote_key"))) {
-		char orig_sum[65];
-
-		/* Not both ours any more: the original pair still (the harness
-		 * died before writing), or a rotated one. Never a half. */
-		sha256_hex(cert, clen, orig_sum);
-		if (!holds(cpath, orig_sum))
-			snprintf(ctx->report, sizeof(ctx->report),
-				 "left %s/%s alone: replaced since chaoslab wrote it (rotated)",
-				 dir, LAB_TLS_CERT);
+	/* Each file is ours (holds what was written), the original, or
+	 * somebody else's. Anything else's (a rotated pair, a certificate
+	 * issued for our key): both are left alone, a half is never made.
+	 * Otherwise every file of ours gets its original back: both, or the
+	 * one a crash between two writes left (apply writes the key, then
+	 * the certificate; revert the same). */
+	sha256_hex(cert, clen, orig_c);
+	sha256_hex(key, klen, orig_k);
+	c_ours = holds(cpath, undo_get_str(ctx->undo, "wrote_cert"));
+	k_ours = holds(kpath, undo_get_str(ctx->undo, "wrote_key"));
+	c_orig = holds(cpath, orig_c);
+	k_orig = holds(kpath, orig_k);
+	if ((!c_ours && !c_orig) || (!k_ours && !k_orig)) {
+		snprintf(ctx->report, sizeof(ctx->report),
+			 "left %s/%s alone: replaced since chaoslab wrote it (rotated)", dir,
+			 !c_ours && !c_orig ? LAB_TLS_CERT : LAB_TLS_KEY);
 		rc = 0;
 		goto out;
 	}
-	if (x509_file_write(kpath, key, klen, 0600, err) ||
-	    x509_file_write(cpath, cert, clen, 0644, err)) {
+	if (!c_ours && !k_ours) {
+		rc = 0; /* the original pair: never written, or put back already */
+		goto out;
+	}
+	if ((k_ours && x509_file_write(kpath, key, klen, 0600, err)) ||
+	    (c_ours && x509_file_write(cpath, cert, clen, 0644, err))) {
 		err->code = CL_EXIT_REVERT;
 		cl_error_prefix(err, "expired-cert: restoring the original certificate");
 		goto out;
 	}
-	if (owner && signal_service(owner))
+	if (!c_ours)
+		snprintf(ctx->report, sizeof(ctx->report),
+			 "restored the original key (the certificate was not replaced yet)");
+	else if (!k_ours)
+		snprintf(ctx->report, sizeof(ctx->report),
+			 "restored the original certificate (its key was back already)");
+	else if (owner && signal_service(owner))
 		snprintf(ctx->report, sizeof(ctx->report),
 			 "restored the original certificate and reloaded the tls service");
 	else
 		snprintf(ctx->report, sizeof(ctx->report), "restored the original certificate");
+	if ((!c_ours || !k_ours) && owner)
+		signal_service(owner);
 	rc = 0;
 out:
 	free(cert);

@@ -22,10 +22,15 @@
  *
  * Undo data: {"owner", "service", "port", "address" (where the host reaches
  * it: 127.0.0.1 or the lab address), "netns" (with netns: true), "workers"}.
- * The drill's check_env->service_addr() reads "address" and "port". */
+ * The drill's check_env->service_addr() reads "address" and "port".
+ *
+ * Revert stops the service (every process carrying the tag, or matching a
+ * journaled identity), then removes what only a running service means: its
+ * pidfile and temporary files named after its pid (lab_files_tidy()). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -330,6 +335,88 @@ out:
 	return rc;
 }
 
+/* True if name is NAME.tmp.PID with PID one of set's workers, or no live
+ * process: a temporary file the service was writing when it was stopped
+ * (it writes its config, pidfile and certificates that way: temp, then
+ * rename), or one a write killed with its dead run left (a worker not yet
+ * journaled, the harness). A live PID's file may be a write in progress. */
+static bool worker_temp_file(const char *name, const struct proc_set *set)
+{
+	const char *t = strstr(name, ".tmp.");
+	struct proc_stat st;
+	char *end;
+	long pid;
+
+	if (!t || t == name)
+		return false;
+	errno = 0;
+	pid = strtol(t + 5, &end, 10);
+	if (errno || *end || end == t + 5 || pid <= 0)
+		return false;
+	for (size_t i = 0; i < set->nidents; i++)
+		if (set->idents[i].pid == (pid_t)pid)
+			return true;
+	/* A zombie is dead: it writes nothing more. */
+	if (proc_stat_read((pid_t)pid, &st) < 0)
+		return errno == ESRCH;
+	return st.state == 'Z' || st.state == 'X';
+}
+
+/* Leave the lab directory as the service found it, less what only a
+ * running service means: its pidfile, STATE/lab/SERVICE.pid, when it names
+ * one of the step's workers (stopped by now, or from before a reboot) or
+ * no live process of that name (one drill at a time per state directory:
+ * any other pid there is a dead run's, or recycled), and the
+ * temporary files of a write the stop (or a crash) cut short, in STATE/lab,
+ * STATE/lab/dns and STATE/lab/tls (worker_temp_file()).
+ * Configuration, certificates, zone and logs stay: the service makes them
+ * when they are missing and reads them at every start (docs/SAFETY.md).
+ * Called once the workers are stopped. Returns the files removed. */
+static int lab_files_tidy(const char *state_dir, const char *service, const struct proc_set *set)
+{
+	static const char *const dirs[] = { "lab", "lab/dns", "lab/tls" };
+	char path[1024], buf[32];
+	struct proc_stat st;
+	int removed = 0, fd;
+	ssize_t n;
+
+	if (!state_dir || !state_dir[0])
+		return 0;
+	snprintf(path, sizeof(path), "%s/lab/%s.pid", state_dir, service);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		pid_t pid = (pid_t)atoi(buf);
+		bool ours = false, live;
+		for (size_t i = 0; i < set->nidents; i++)
+			ours = ours || set->idents[i].pid == pid;
+		live = pid > 0 && !proc_stat_read(pid, &st) && st.state != 'Z' &&
+		       !strcmp(st.comm, service);
+		if ((ours || !live) && !unlink(path))
+			removed++;
+	}
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		struct dirent *de;
+		DIR *d;
+
+		snprintf(path, sizeof(path), "%s/%s", state_dir, dirs[i]);
+		d = opendir(path);
+		if (!d)
+			continue;
+		while ((de = readdir(d))) {
+			if ((de->d_type != DT_REG && de->d_type != DT_UNKNOWN) ||
+			    !worker_temp_file(de->d_name, set))
+				continue;
+			if (!unlinkat(dirfd(d), de->d_name, 0))
+				removed++;
+		}
+		closedir(d);
+	}
+	return removed;
+}
+
 static int lab_service_revert(struct revert_ctx *ctx, struct cl_error *err)
 {
 	const cJSON *svc = ctx->undo ? cJSON_GetObjectItemCaseSensitive(ctx->undo, "service") : NULL;
@@ -345,11 +432,22 @@ static int lab_service_revert(struct revert_ctx *ctx, struct cl_error *err)
 	if (!set.owner[0] && ctx->run_id && ctx->step_id)
 		worker_owner_tag(set.owner, sizeof(set.owner), ctx->run_id, ctx->step_id);
 	rc = worker_kill_owned(set.owner, set.idents, set.nidents, STOP_GRACE_MS, &killed, err);
-	if (rc)
+	if (rc) {
 		cl_error_prefix(err, "lab-service: unable to stop %s", service);
-	else if (killed)
-		snprintf(ctx->report, sizeof(ctx->report), "stopped %s (%d process%s)", service,
-			 killed, killed == 1 ? "" : "es");
+	} else {
+		/* A service name from the journal names a path: only known ones. */
+		int tidied = cJSON_IsString(svc) && lab_service_find(service) ?
+				     lab_files_tidy(ctx->state_dir, service, &set) :
+				     0;
+		if (killed)
+			snprintf(ctx->report, sizeof(ctx->report), "stopped %s (%d process%s)%s",
+				 service, killed, killed == 1 ? "" : "es",
+				 tidied ? "; removed its pidfile or temporary files" : "");
+		else if (tidied)
+			snprintf(ctx->report, sizeof(ctx->report),
+				 "removed %s's pidfile or temporary files, left by a dead run",
+				 service);
+	}
 	proc_set_release(&set);
 	return rc;
 }

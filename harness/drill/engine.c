@@ -21,6 +21,7 @@
 #include "core/results.h"
 #include "drill/control.h"
 #include "drill/score.h"
+#include "sys/features.h"
 #include "sys/proc.h"
 #include "sys/worker.h"
 
@@ -611,6 +612,24 @@ static void make_run_id(struct drill *d)
 	snprintf(d->run_id, sizeof(d->run_id), "%s-%s-%04x", stamp, d->s->id, rnd & 0xffff);
 }
 
+/* The capabilities every drill needs (feature_caps[], required) that this
+ * process lacks, listed in buf with what each is for. Returns how many. */
+static int caps_missing(char *buf, size_t size)
+{
+	int n = 0;
+
+	buf[0] = '\0';
+	for (const struct feature_cap *c = feature_caps; c->name; c++) {
+		size_t off = strlen(buf);
+
+		if (!c->required || feature_cap_effective(c->cap))
+			continue;
+		snprintf(buf + off, size - off, "%s%s (%s)", n ? ", " : "", c->name, c->used_for);
+		n++;
+	}
+	return n;
+}
+
 static enum state st_preflight(struct drill *d)
 {
 	struct cl_error e;
@@ -619,6 +638,15 @@ static enum state st_preflight(struct drill *d)
 	bool stale = false;
 
 	cl_error_clear(&e);
+	/* Before anything is touched, the state directory included: a drill
+	 * that could not revert everything must not start. */
+	if (caps_missing(why, sizeof(why))) {
+		cl_error_set(&e, CL_EXIT_PRIVILEGE,
+			     "'%s' needs privileges this process lacks: missing %s; run it as root "
+			     "(sudo chaoslab drill %s); 'chaoslab doctor' lists every check",
+			     d->s->id, why, d->s->id);
+		goto fail;
+	}
 	if (scenario_supported(d->s, why, sizeof(why))) {
 		cl_error_set(&e, CL_EXIT_PRIVILEGE, "'%s' cannot run here: %s", d->s->id, why);
 		goto fail;
@@ -669,6 +697,20 @@ static bool interrupted(struct drill *d)
 	return true;
 }
 
+/* A step failed while a signal asked the drill to stop: Ctrl-C reaches
+ * the whole foreground process group, a worker still starting in it
+ * included. The drill was aborted, not broken: outcome aborted (exit 1),
+ * the failure kept as the result's error. */
+static bool aborted_meanwhile(struct drill *d, const struct change *c, struct cl_error *e)
+{
+	if (!interrupted(d))
+		return false;
+	cl_error_prefix(e, "step '%s' (%s) failed as the drill stopped on a signal", c->id,
+			c->in->name);
+	fail(d, e);
+	return true;
+}
+
 static enum state st_lab(struct drill *d)
 {
 	struct cl_error e;
@@ -681,6 +723,8 @@ static enum state st_lab(struct drill *d)
 			return S_REVERT;
 		cl_error_clear(&e);
 		if (change_apply(d, c, &e)) {
+			if (aborted_meanwhile(d, c, &e))
+				return S_REVERT;
 			if (!strcmp(c->id, "lab-network"))
 				cl_error_prefix(&e, "the lab network did not come up");
 			else
@@ -707,6 +751,8 @@ static enum state st_inject(struct drill *d)
 			return S_REVERT;
 		cl_error_clear(&e);
 		if (change_apply(d, c, &e)) {
+			if (aborted_meanwhile(d, c, &e))
+				return S_REVERT;
 			cl_error_prefix(&e, "inject step '%s' (%s) failed", c->id, c->in->name);
 			fail(d, &e);
 			d->outcome = "error";
