@@ -2,116 +2,23 @@
  *
  * Typically a fix criterion ("the runaway burner is gone"). A zombie counts
  * as absent: it is dead, only not yet reaped. */
-#include <errno.h>
-#include <stdio.h>
-#include <string.h>
-
 #include "core/registry.h"
-#include "sys/proc.h"
-
-static const struct param_spec process_absent_params[] = {
-	{ "injection", PARAM_STRING, false, NULL, 0, 0, NULL,
-	  "processes started by this inject step: its owner tag or journaled pids (give one of injection, name, service)" },
-	{ "name", PARAM_STRING, false, NULL, 0, 15, NULL,
-	  "processes with this name (comm, as pgrep -x matches it)" },
-	{ "service", PARAM_STRING, false, NULL, 0, 0, NULL,
-	  "a lab service of this scenario, by its lab: name" },
-	{ NULL },
-};
-
-/* At most this many pids are listed in the observation. */
-#define LIST_PIDS 8
-
-static int process_absent_validate(const struct params *p, char *msg, size_t size)
-{
-	int n = params_isset(p, "injection") + params_isset(p, "name") + params_isset(p, "service");
-
-	if (n == 1)
-		return 0;
-	snprintf(msg, size, n ? "injection, name and service exclude each other: give one"
-			      : "give exactly one of injection, name or service");
-	return -1;
-}
-
-static int process_absent_supported(const struct params *p, char *why, size_t size)
-{
-	if (!proc_available()) {
-		snprintf(why, size, "needs /proc (procfs is not mounted)");
-		return -1;
-	}
-	return 0;
-}
-
-/* Fill pids with the live processes the parameters name; returns the count,
- * or -1 with err set. */
-static long named_pids(struct check_ctx *ctx, struct proc_stat *out, size_t cap,
-		       struct cl_error *err)
-{
-	const char *inj = params_str(ctx->params, "injection", NULL);
-	const char *name = params_str(ctx->params, "name", NULL);
-	const char *svc = params_str(ctx->params, "service", NULL);
-	struct proc_set set = { 0 };
-	long n;
-
-	if (svc) {
-		pid_t pid;
-
-		if (!ctx->env || !ctx->env->service_pid)
-			return cl_error_set(err, CL_EXIT_USAGE,
-					    "service '%s' can only be looked up during a drill", svc);
-		pid = ctx->env->service_pid(ctx->env->opaque, svc);
-		if (pid <= 0)
-			return 0;
-		set.pid = pid;
-	} else if (name) {
-		snprintf(set.comm, sizeof(set.comm), "%s", name);
-	} else {
-		const cJSON *undo;
-
-		if (!ctx->env || !ctx->env->injection)
-			return cl_error_set(err, CL_EXIT_USAGE,
-					    "injection '%s' can only be looked up during a drill", inj);
-		undo = ctx->env->injection(ctx->env->opaque, inj);
-		if (!undo)
-			return cl_error_set(err, CL_EXIT_USAGE, "inject step '%s' has not been applied",
-					    inj);
-		if (proc_set_from_undo(&set, undo))
-			return cl_error_set(err, CL_EXIT_USAGE, "out of memory");
-	}
-	n = proc_set_find(&set, out, cap);
-	proc_set_release(&set);
-	if (n < 0)
-		return cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to list /proc");
-	return n;
-}
+#include "sys/procsel.h"
 
 static int process_absent_check(struct check_ctx *ctx, char *obs, size_t size, struct cl_error *err)
 {
-	struct proc_stat found[LIST_PIDS];
-	long n = named_pids(ctx, found, LIST_PIDS, err);
-	size_t len;
+	long n = procsel_observe(ctx, "process-absent", obs, size, err);
 
-	if (n < 0) {
-		cl_error_prefix(err, "process-absent");
+	if (n < 0)
 		return CHECK_ERROR;
-	}
-	if (!n) {
-		snprintf(obs, size, "none alive");
-		return CHECK_MET;
-	}
-	len = (size_t)snprintf(obs, size, "%ld alive:", n);
-	for (long i = 0; i < n && i < LIST_PIDS && len < size; i++)
-		len += (size_t)snprintf(obs + len, size - len, " %d", (int)found[i].pid);
-	if (n > LIST_PIDS && len < size)
-		snprintf(obs + len, size - len, " ...");
-	return CHECK_NOT_MET;
+	return n == 0 ? CHECK_MET : CHECK_NOT_MET;
 }
 
 const struct verifier process_absent_verifier = {
 	.name = "process-absent",
 	.summary = "no process of an injection, name or lab service is alive",
-	.params = process_absent_params,
-	.supported = process_absent_supported,
-	.validate = process_absent_validate,
+	.params = procsel_params,
+	.supported = procsel_supported,
+	.validate = procsel_validate,
 	.check = process_absent_check,
 };
