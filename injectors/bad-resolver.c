@@ -33,7 +33,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +40,7 @@
 #include <unistd.h>
 
 #include "core/registry.h"
+#include "core/undo_bytes.h"
 #include "lab/network.h"
 #include "sys/proc.h"
 #include "sys/worker.h"
@@ -147,50 +147,6 @@ static int bad_resolver_supported(const struct params *p, char *why, size_t size
 }
 
 /* ---- helpers ------------------------------------------------------------------- */
-
-static void sha256_hex(const void *data, size_t len, char out[65])
-{
-	unsigned char md[32];
-	unsigned int n = 0;
-
-	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-	for (unsigned int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
-static char *hex_encode(const char *data, size_t len)
-{
-	char *out = malloc(2 * len + 1);
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < len; i++)
-		snprintf(out + 2 * i, 3, "%02x", (unsigned char)data[i]);
-	out[2 * len] = '\0';
-	return out;
-}
-
-/* Decode hex into a malloc'd buffer; NULL on bad input. */
-static char *hex_decode(const char *hex, size_t *len)
-{
-	size_t n = strlen(hex);
-	char *out;
-
-	if (n % 2 || !(out = malloc(n / 2 + 1)))
-		return NULL;
-	for (size_t i = 0; i < n / 2; i++) {
-		unsigned int b;
-
-		if (sscanf(hex + 2 * i, "%2x", &b) != 1) {
-			free(out);
-			return NULL;
-		}
-		out[i] = (char)b;
-	}
-	out[n / 2] = '\0';
-	*len = n / 2;
-	return out;
-}
 
 /* Read a regular file (following symbolic links) into a malloc'd buffer.
  * NULL with errno (ENOENT when missing). */
@@ -516,8 +472,8 @@ static int client_apply(struct inject_ctx *ctx, const char *mode, struct cl_erro
 	}
 	if (client_text(ctx, mode, orig, host ? NULL : &lab, text, sizeof(text), err))
 		goto out;
-	sha256_hex(text, strlen(text), sum);
-	hex = hex_encode(orig ? orig : "", orig ? olen : 0);
+	undo_bytes_sha256(text, strlen(text), sum);
+	hex = undo_bytes_encode(orig ? orig : "", orig ? olen : 0);
 	made = cJSON_CreateArray();
 	if (!hex || !made || undo_str(ctx->undo, "path", path) ||
 	    undo_str(ctx->undo, "original", hex) ||
@@ -594,7 +550,7 @@ static int client_restore(const cJSON *undo, const char *path, struct cl_error *
 		}
 		return 0;
 	}
-	data = hex ? hex_decode(hex, &len) : NULL;
+	data = hex ? undo_bytes_decode(hex, &len) : NULL;
 	if (!data)
 		return cl_error_set(err, CL_EXIT_REVERT,
 				    "bad-resolver: the journal holds no readable original of '%s'",
@@ -654,11 +610,11 @@ static int client_revert(struct revert_ctx *ctx, const char *path, struct cl_err
 	if (!now)
 		return cl_error_errno(err, CL_EXIT_REVERT, errno,
 				      "bad-resolver: unable to read '%s'", path);
-	sha256_hex(now, len, sum);
+	undo_bytes_sha256(now, len, sum);
 	free(now);
-	orig = orig_hex && cJSON_IsTrue(existed) ? hex_decode(orig_hex, &len) : NULL;
+	orig = orig_hex && cJSON_IsTrue(existed) ? undo_bytes_decode(orig_hex, &len) : NULL;
 	if (orig)
-		sha256_hex(orig, len, orig_sum);
+		undo_bytes_sha256(orig, len, orig_sum);
 	free(orig);
 	if (!strcmp(sum, orig_sum))
 		return 0; /* still (or again) the original: nothing to undo */

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "core/registry.h"
+#include "core/undo_bytes.h"
 #include "sys/proc.h"
 #include "sys/worker.h"
 #include "sys/x509.h"
@@ -80,49 +81,6 @@ static int expired_cert_validate(const struct params *p, char *msg, size_t size)
 static int expired_cert_supported(const struct params *p, char *why, size_t size)
 {
 	return 0; /* files in the state directory and a signal to our own worker */
-}
-
-static void sha256_hex(const char *data, size_t len, char out[65])
-{
-	unsigned char md[32];
-	unsigned int n = 0;
-
-	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-	for (unsigned int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
-static char *hex_encode(const char *data, size_t len)
-{
-	char *out = malloc(2 * len + 1);
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < len; i++)
-		snprintf(out + 2 * i, 3, "%02x", (unsigned char)data[i]);
-	out[2 * len] = '\0';
-	return out;
-}
-
-static char *hex_decode(const char *hex, size_t *len)
-{
-	size_t n = strlen(hex);
-	char *out;
-
-	if (n % 2 || !(out = malloc(n / 2 + 1)))
-		return NULL;
-	for (size_t i = 0; i < n / 2; i++) {
-		unsigned int b;
-
-		if (sscanf(hex + 2 * i, "%2x", &b) != 1) {
-			free(out);
-			return NULL;
-		}
-		out[i] = (char)b;
-	}
-	out[n / 2] = '\0';
-	*len = n / 2;
-	return out;
 }
 
 static const char *undo_get_str(const cJSON *undo, const char *key)
@@ -257,16 +215,16 @@ static int expired_cert_apply(struct inject_ctx *ctx, struct cl_error *err)
 		goto fail;
 	if (make_bad(ctx->params, dir, &bad_cert, &bad_key, err))
 		goto fail;
-	hc = hex_encode(orig_cert, clen);
-	hk = hex_encode(orig_key, klen);
+	hc = undo_bytes_encode(orig_cert, clen);
+	hk = undo_bytes_encode(orig_key, klen);
 	if (!hc || !hk || undo_str(ctx->undo, "dir", dir) || undo_str(ctx->undo, "cert", hc) ||
 	    undo_str(ctx->undo, "key", hk) || undo_str(ctx->undo, "service", owner)) {
 		cl_error_set(err, CL_EXIT_USAGE, "out of memory");
 		goto fail;
 	}
-	sha256_hex(bad_cert, strlen(bad_cert), sum);
+	undo_bytes_sha256(bad_cert, strlen(bad_cert), sum);
 	undo_str(ctx->undo, "wrote_cert", sum);
-	sha256_hex(bad_key, strlen(bad_key), sum);
+	undo_bytes_sha256(bad_key, strlen(bad_key), sum);
 	undo_str(ctx->undo, "wrote_key", sum);
 	/* The originals are on disk in the journal before either file changes. */
 	if (inject_ctx_save(ctx, err))
@@ -306,7 +264,7 @@ static bool holds(const char *path, const char *want)
 
 	if (!now)
 		return false;
-	sha256_hex(now, len, sum);
+	undo_bytes_sha256(now, len, sum);
 	free(now);
 	return want && !strcmp(sum, want);
 }
@@ -369,8 +327,8 @@ static int expired_cert_revert(struct revert_ctx *ctx, struct cl_error *err)
 	snprintf(kpath, sizeof(kpath), "%s/%s", dir, LAB_TLS_KEY);
 	stale_tmp_remove(cpath);
 	stale_tmp_remove(kpath);
-	cert = hex_decode(hc, &clen);
-	key = hex_decode(hk, &klen);
+	cert = undo_bytes_decode(hc, &clen);
+	key = undo_bytes_decode(hk, &klen);
 	if (!cert || !key) {
 		cl_error_set(err, CL_EXIT_REVERT,
 			     "expired-cert: the journal holds no readable original certificate");
@@ -382,8 +340,8 @@ static int expired_cert_revert(struct revert_ctx *ctx, struct cl_error *err)
 	 * Otherwise every file of ours gets its original back: both, or the
 	 * one a crash between two writes left (apply writes the key, then
 	 * the certificate; revert the same). */
-	sha256_hex(cert, clen, orig_c);
-	sha256_hex(key, klen, orig_k);
+	undo_bytes_sha256(cert, clen, orig_c);
+	undo_bytes_sha256(key, klen, orig_k);
 	c_ours = holds(cpath, undo_get_str(ctx->undo, "wrote_cert"));
 	k_ours = holds(kpath, undo_get_str(ctx->undo, "wrote_key"));
 	c_orig = holds(cpath, orig_c);
