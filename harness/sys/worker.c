@@ -166,6 +166,9 @@ spawn_child(int errfd, pid_t parent, int nice_value, int netns_fd, const char *e
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &dfl, NULL); /* libc-reserved ones fail: fine */
+	/* Its own process group before any signal can reach it: the terminal's
+	 * ^C goes to the harness (which reverts), not to a worker starting up. */
+	setpgid(0, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
@@ -357,6 +360,10 @@ int worker_spawn(const struct worker_spec *spec, struct proc_ident *id, int *pid
 		close(pipefd[0]);
 		spawn_child(pipefd[1], parent, spec->nice, nsfd, worker_exe(), argv_store, envp);
 	}
+	/* The same from this side, so no window is left whichever runs first
+	 * (EACCES once the child has exec'd is fine: it did it itself). */
+	if (pid > 0)
+		setpgid(pid, pid);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		rc = cl_error_errno(err, CL_EXIT_USAGE, errno, "worker '%s': fork", spec->name);
