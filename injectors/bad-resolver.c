@@ -29,7 +29,6 @@
  * temporary file of a write a crash cut short (PATH.tmp.PID of a dead
  * process) is removed. */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -43,6 +42,7 @@
 #include "core/undo_bytes.h"
 #include "lab/network.h"
 #include "sys/proc.h"
+#include "sys/tmpfile.h"
 #include "sys/worker.h"
 #include "sys/x509.h"
 
@@ -258,54 +258,13 @@ static int server_apply(struct inject_ctx *ctx, const char *mode, struct cl_erro
 	return 0;
 }
 
-/* True when no live process has pid (a zombie is dead: it writes nothing). */
-static bool proc_gone(pid_t pid)
-{
-	struct proc_stat st;
-
-	if (proc_stat_read(pid, &st) < 0)
-		return errno == ESRCH;
-	return st.state == 'Z' || st.state == 'X';
-}
-
-/* Remove what a write of path cut short by a crash left: PATH.tmp.PID (the
- * temporary name x509_file_write() gives) with no live process PID. */
-static void stale_tmp_remove(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char dir[PATH_MAX], prefix[NAME_MAX + 8];
-	struct dirent *de;
-	DIR *d;
-
-	if (!slash)
-		return;
-	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	snprintf(prefix, sizeof(prefix), "%s.tmp.", slash + 1);
-	d = opendir(dir);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		const char *num = de->d_name + strlen(prefix);
-		char *end;
-		long pid;
-
-		if (strncmp(de->d_name, prefix, strlen(prefix)) || !*num)
-			continue;
-		pid = strtol(num, &end, 10);
-		if (*end || pid <= 0 || !proc_gone((pid_t)pid))
-			continue;
-		unlinkat(dirfd(d), de->d_name, 0);
-	}
-	closedir(d);
-}
-
 static int server_revert(struct revert_ctx *ctx, const char *path, struct cl_error *err)
 {
 	const char *rule = undo_get_str(ctx->undo, "rule");
 	size_t len;
 	char *now;
 
-	stale_tmp_remove(path);
+	tmpfile_sweep_path(path);
 	now = slurp(path, &len);
 
 	if (!now) {
@@ -594,7 +553,7 @@ static int client_revert(struct revert_ctx *ctx, const char *path, struct cl_err
 	size_t len;
 	char *now, *orig;
 
-	stale_tmp_remove(path);
+	tmpfile_sweep_path(path);
 	if (lstat(path, &st) < 0) {
 		if (errno != ENOENT)
 			return cl_error_errno(err, CL_EXIT_REVERT, errno,

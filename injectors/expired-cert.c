@@ -20,7 +20,6 @@
  * (the engineer's fix) is left as it is. A half left by a crash between
  * the two writes (of apply or of an earlier revert) gets its original back,
  * and the temporary file of a write cut short is removed. */
-#include <dirent.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <signal.h>
@@ -35,6 +34,7 @@
 #include "core/registry.h"
 #include "core/undo_bytes.h"
 #include "sys/proc.h"
+#include "sys/tmpfile.h"
 #include "sys/worker.h"
 #include "sys/x509.h"
 
@@ -269,47 +269,6 @@ static bool holds(const char *path, const char *want)
 	return want && !strcmp(sum, want);
 }
 
-/* True when no live process has pid (a zombie is dead: it writes nothing). */
-static bool proc_gone(pid_t pid)
-{
-	struct proc_stat st;
-
-	if (proc_stat_read(pid, &st) < 0)
-		return errno == ESRCH;
-	return st.state == 'Z' || st.state == 'X';
-}
-
-/* Remove what a write of path cut short by a crash left: PATH.tmp.PID (the
- * temporary name x509_file_write() gives) with no live process PID. */
-static void stale_tmp_remove(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char dir[700], prefix[128];
-	struct dirent *de;
-	DIR *d;
-
-	if (!slash)
-		return;
-	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	snprintf(prefix, sizeof(prefix), "%s.tmp.", slash + 1);
-	d = opendir(dir);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		const char *num = de->d_name + strlen(prefix);
-		char *end;
-		long pid;
-
-		if (strncmp(de->d_name, prefix, strlen(prefix)) || !*num)
-			continue;
-		pid = strtol(num, &end, 10);
-		if (*end || pid <= 0 || !proc_gone((pid_t)pid))
-			continue;
-		unlinkat(dirfd(d), de->d_name, 0);
-	}
-	closedir(d);
-}
-
 static int expired_cert_revert(struct revert_ctx *ctx, struct cl_error *err)
 {
 	const char *dir = undo_get_str(ctx->undo, "dir");
@@ -325,8 +284,8 @@ static int expired_cert_revert(struct revert_ctx *ctx, struct cl_error *err)
 		return 0; /* the bare intent: nothing was changed */
 	snprintf(cpath, sizeof(cpath), "%s/%s", dir, LAB_TLS_CERT);
 	snprintf(kpath, sizeof(kpath), "%s/%s", dir, LAB_TLS_KEY);
-	stale_tmp_remove(cpath);
-	stale_tmp_remove(kpath);
+	tmpfile_sweep_path(cpath);
+	tmpfile_sweep_path(kpath);
 	cert = undo_bytes_decode(hc, &clen);
 	key = undo_bytes_decode(hk, &klen);
 	if (!cert || !key) {

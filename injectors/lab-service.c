@@ -44,6 +44,7 @@
 #include "lab/network.h"
 #include "lab/service.h"
 #include "sys/proc.h"
+#include "sys/tmpfile.h"
 #include "sys/worker.h"
 
 static const char *const lab_service_names[] = { "demo-api", "dns", "tls", NULL };
@@ -342,24 +343,14 @@ out:
  * journaled, the harness). A live PID's file may be a write in progress. */
 static bool worker_temp_file(const char *name, const struct proc_set *set)
 {
-	const char *t = strstr(name, ".tmp.");
-	struct proc_stat st;
-	char *end;
-	long pid;
+	pid_t pid = tmpfile_writer(name);
 
-	if (!t || t == name)
-		return false;
-	errno = 0;
-	pid = strtol(t + 5, &end, 10);
-	if (errno || *end || end == t + 5 || pid <= 0)
+	if (!pid)
 		return false;
 	for (size_t i = 0; i < set->nidents; i++)
-		if (set->idents[i].pid == (pid_t)pid)
+		if (set->idents[i].pid == pid)
 			return true;
-	/* A zombie is dead: it writes nothing more. */
-	if (proc_stat_read((pid_t)pid, &st) < 0)
-		return errno == ESRCH;
-	return st.state == 'Z' || st.state == 'X';
+	return tmpfile_writer_dead(pid);
 }
 
 /* Leave the lab directory as the service found it, less what only a

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/doc.h"
+#include "sys/tmpfile.h"
 
 const char *results_dir(const char *opt)
 {
@@ -71,6 +72,8 @@ int results_write_text(const char *path, const char *text, size_t len, struct cl
 		cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to fsync directory '%s'", dir);
 		goto out;
 	}
+	/* What writers killed half-way left here: their temp files. */
+	tmpfile_sweep_dir(dir, ".");
 	rc = 0;
 	goto out;
 fail_unlink:

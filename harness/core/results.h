@@ -38,8 +38,9 @@ int results_write(const char *dir, const char *run_id, const cJSON *doc, char *o
 /* Write len bytes of text as the file path, crash-safely: a temp file
  * ".NAME.tmp.PID" beside it, write, fsync, rename over path, fsync the
  * directory; on failure the temp file is removed and err says which step
- * failed. path's directory must exist. results_write is this for a
- * document. */
+ * failed. path's directory must exist. A successful write also removes
+ * the ".NAME.tmp.PID" files of writers that died half-way (tmpfile.h).
+ * results_write is this for a document. */
 int results_write_text(const char *path, const char *text, size_t len, struct cl_error *err);
 
 /* A new run id "YYYYMMDDTHHMMSSZ-LABEL-XXXX" (XXXX random hex) for a

@@ -484,6 +484,21 @@ static void test_writer_killed_at_random(void **state)
 		      temps, killed_mid_write);
 	assert_true(finals > 0);
 
+	/* The next write sweeps a dead writer's temp file, never a live one's
+	 * (this process's: a write in progress). */
+	char live[1024], path[1024];
+	snprintf(live, sizeof(live), "%s/.kill-0.json.tmp.%d", dir, (int)getpid());
+	FILE *lf = fopen(live, "we");
+	assert_non_null(lf);
+	fclose(lf);
+	snprintf(path, sizeof(path), "%s/sweep.txt", dir);
+	assert_int_equal(results_write_text(path, "x", 1, &err), 0);
+	assert_int_equal(unlink(path), 0);
+	check_results_dir(dir, &finals, &temps);
+	assert_int_equal(temps, 1);
+	assert_int_equal(access(live, F_OK), 0);
+	assert_int_equal(unlink(live), 0);
+
 	/* The reader sees every final file and never a temp file. */
 	assert_int_equal(results_read_all(dir, &list, collect_bad, &bad, &err), 0);
 	assert_int_equal(bad.count, 0);
