@@ -1167,29 +1167,40 @@ static int lab_dir_make(const char *state, char *dir, size_t size, struct cl_err
 	return 0;
 }
 
-/* Write the default zone when there is none (never over an existing one). */
+/* Write the default zone when there is none (never over an existing one).
+ * It is written whole under zone.tmp.PID, then linked to its name, which
+ * fails when a zone appeared meanwhile: a kill at any moment leaves either
+ * no zone or all of it (and a temp file lab-service's revert removes). */
 static int zone_default(const char *dir, struct cl_error *err)
 {
-	char path[700];
-	int fd;
+	char path[700], tmp[720];
+	size_t off = 0, len = sizeof(default_zone) - 1;
+	int fd, rc = 0;
 
 	snprintf(path, sizeof(path), "%s/zone", dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (!access(path, F_OK))
+		return 0;
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
-		return errno == EEXIST ? 0 :
-					 cl_error_errno(err, CL_EXIT_USAGE, errno,
-							"unable to create '%s'", path);
-	if (write(fd, default_zone, sizeof(default_zone) - 1) !=
-		    (ssize_t)sizeof(default_zone) - 1 ||
-	    fsync(fd) < 0) {
-		int e = errno;
+		return cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to create '%s'", tmp);
+	while (off < len) {
+		ssize_t n = write(fd, default_zone + off, len - off);
 
-		close(fd);
-		unlink(path);
-		return cl_error_errno(err, CL_EXIT_USAGE, e, "unable to write '%s'", path);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
 	}
+	if (off < len || fsync(fd) < 0)
+		rc = cl_error_errno(err, CL_EXIT_USAGE, errno ? errno : EIO,
+				    "unable to write '%s'", tmp);
 	close(fd);
-	return 0;
+	if (!rc && link(tmp, path) < 0 && errno != EEXIST)
+		rc = cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to create '%s'", path);
+	unlink(tmp);
+	return rc;
 }
 
 static int bind_socket(int type, int port, struct cl_error *err)
