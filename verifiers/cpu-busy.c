@@ -219,13 +219,9 @@ static int cpu_busy_set(struct check_ctx *ctx, struct proc_set *set, struct cl_e
 		snprintf(set->comm, sizeof(set->comm), "%s", name);
 		return 0;
 	}
-	if (!ctx->env || !ctx->env->injection)
-		return cl_error_set(err, CL_EXIT_USAGE,
-				    "cpu-busy: injection '%s' can only be looked up during a drill", inj);
-	undo = ctx->env->injection(ctx->env->opaque, inj);
+	undo = check_injection(ctx, "cpu-busy", inj, err);
 	if (!undo)
-		return cl_error_set(err, CL_EXIT_USAGE,
-				    "cpu-busy: inject step '%s' has not been applied", inj);
+		return -1;
 	if (proc_set_from_undo(set, undo))
 		return cl_error_set(err, CL_EXIT_USAGE, "cpu-busy: out of memory");
 	return 0;

@@ -71,16 +71,9 @@ static int target(struct check_ctx *ctx, char *path, size_t psize, char *obs, si
 		snprintf(path, psize, "%s", params_str(ctx->params, "path", "/"));
 		return 1;
 	}
-	if (!ctx->env || !ctx->env->injection)
-		return cl_error_set(
-			err, CL_EXIT_USAGE,
-			"disk-free: injection '%s' can only be looked up during a drill", inj);
-	undo = ctx->env->injection(ctx->env->opaque, inj);
+	undo = check_injection(ctx, "disk-free", inj, err);
 	if (!undo)
-		return cl_error_set(err, CL_EXIT_USAGE,
-				    "disk-free: inject step '%s' has not been "
-				    "applied",
-				    inj);
+		return -1;
 	if (lab_volume_from_undo(lab_volume_undo_of(undo), &v))
 		return cl_error_set(err, CL_EXIT_USAGE,
 				    "disk-free: inject step '%s' has no lab "

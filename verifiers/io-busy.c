@@ -269,16 +269,9 @@ static int io_source(struct check_ctx *ctx, char *dev, size_t dsize, struct proc
 		snprintf(set->comm, sizeof(set->comm), "%s", name);
 		return 0;
 	}
-	if (!ctx->env || !ctx->env->injection)
-		return cl_error_set(err, CL_EXIT_USAGE,
-				    "io-busy: injection '%s' can only be looked up during a drill",
-				    inj);
-	undo = ctx->env->injection(ctx->env->opaque, inj);
+	undo = check_injection(ctx, "io-busy", inj, err);
 	if (!undo)
-		return cl_error_set(err, CL_EXIT_USAGE,
-				    "io-busy: inject step '%s' has not been "
-				    "applied",
-				    inj);
+		return -1;
 	if (!strcmp(params_str(ctx->params, "measure", "processes"), "volume")) {
 		struct lab_volume v;
 

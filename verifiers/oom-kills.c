@@ -106,13 +106,9 @@ static int oom_cgroup(struct check_ctx *ctx, struct memcg *cg, struct cl_error *
 					    path);
 		return 0;
 	}
-	if (!ctx->env || !ctx->env->injection)
-		return cl_error_set(err, CL_EXIT_USAGE,
-				    "injection '%s' can only be looked up during a drill", inj);
-	undo = ctx->env->injection(ctx->env->opaque, inj);
+	undo = check_injection(ctx, "oom-kills", inj, err);
 	if (!undo)
-		return cl_error_set(err, CL_EXIT_USAGE, "inject step '%s' has not been applied",
-				    inj);
+		return -1;
 	if (memcg_from_json(cJSON_GetObjectItemCaseSensitive(undo, "cgroup"), cg))
 		return cl_error_set(err, CL_EXIT_USAGE, "inject step '%s' made no memory cgroup",
 				    inj);

@@ -152,24 +152,6 @@ static int scan_process(const struct proc_stat *ps, void *arg)
 	return w->oom ? 1 : 0;
 }
 
-static const cJSON *step_undo(struct check_ctx *ctx, const char *step, struct cl_error *err)
-{
-	const cJSON *undo;
-
-	if (!ctx->env || !ctx->env->injection) {
-		cl_error_set(
-			err, CL_EXIT_USAGE,
-			"open-deleted-files: inject step '%s' can only be looked up during a drill",
-			step);
-		return NULL;
-	}
-	undo = ctx->env->injection(ctx->env->opaque, step);
-	if (!undo)
-		cl_error_set(err, CL_EXIT_USAGE,
-			     "open-deleted-files: inject step '%s' has not been applied", step);
-	return undo;
-}
-
 static int open_deleted_check(struct check_ctx *ctx, char *obs, size_t size, struct cl_error *err)
 {
 	const char *inj = params_str(ctx->params, "injection", NULL);
@@ -184,7 +166,7 @@ static int open_deleted_check(struct check_ctx *ctx, char *obs, size_t size, str
 	bool met;
 
 	if (inj) {
-		const cJSON *undo = step_undo(ctx, inj, err);
+		const cJSON *undo = check_injection(ctx, "open-deleted-files", inj, err);
 
 		if (!undo)
 			goto out;
@@ -198,7 +180,7 @@ static int open_deleted_check(struct check_ctx *ctx, char *obs, size_t size, str
 		w.set = &set;
 	}
 	if (vol) {
-		const cJSON *undo = step_undo(ctx, vol, err);
+		const cJSON *undo = check_injection(ctx, "open-deleted-files", vol, err);
 		struct lab_volume v;
 
 		if (!undo)

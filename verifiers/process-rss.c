@@ -116,13 +116,9 @@ static int rss_set(struct check_ctx *ctx, struct proc_set *set, struct cl_error 
 			set->pid = -1; /* not running: matches nothing */
 		return 0;
 	}
-	if (!ctx->env || !ctx->env->injection)
-		return cl_error_set(err, CL_EXIT_USAGE,
-				    "injection '%s' can only be looked up during a drill", inj);
-	undo = ctx->env->injection(ctx->env->opaque, inj);
+	undo = check_injection(ctx, "process-rss", inj, err);
 	if (!undo)
-		return cl_error_set(err, CL_EXIT_USAGE, "inject step '%s' has not been applied",
-				    inj);
+		return -1;
 	if (proc_set_from_undo(set, undo))
 		return cl_error_set(err, CL_EXIT_USAGE, "out of memory");
 	return 0;

@@ -110,13 +110,9 @@ static int zombie_parents(struct check_ctx *ctx, pid_t **out, long *n, struct cl
 	} else {
 		const cJSON *undo;
 
-		if (!ctx->env || !ctx->env->injection)
-			return cl_error_set(err, CL_EXIT_USAGE,
-					    "injection '%s' can only be looked up during a drill", inj);
-		undo = ctx->env->injection(ctx->env->opaque, inj);
+		undo = check_injection(ctx, "zombie-count", inj, err);
 		if (!undo)
-			return cl_error_set(err, CL_EXIT_USAGE, "inject step '%s' has not been applied",
-					    inj);
+			return -1;
 		if (proc_set_from_undo(&set, undo))
 			return cl_error_set(err, CL_EXIT_USAGE, "out of memory");
 	}

@@ -106,3 +106,20 @@ size_t verifier_names(const char **out, size_t cap)
 		out[n] = NULL;
 	return n;
 }
+
+const cJSON *check_injection(const struct check_ctx *ctx, const char *who, const char *step,
+			     struct cl_error *err)
+{
+	const cJSON *undo;
+
+	if (!ctx->env || !ctx->env->injection) {
+		cl_error_set(err, CL_EXIT_USAGE,
+			     "%s: inject step '%s' can only be looked up during a drill", who, step);
+		return NULL;
+	}
+	undo = ctx->env->injection(ctx->env->opaque, step);
+	if (!undo)
+		cl_error_set(err, CL_EXIT_USAGE, "%s: inject step '%s' has not been applied", who,
+			     step);
+	return undo;
+}

@@ -93,6 +93,13 @@ struct check_ctx {
 	double now;                  /* monotonic seconds at this check */
 };
 
+/* The journaled undo data of inject step `step`, for verifier `who`: NULL
+ * with err set ("WHO: inject step 'STEP' can only be looked up during a
+ * drill", or "... has not been applied") when no drill is running or the
+ * step has no undo data yet. */
+const cJSON *check_injection(const struct check_ctx *ctx, const char *who, const char *step,
+			     struct cl_error *err);
+
 struct verifier {
 	const char *name;
 	const char *summary;

@@ -41,8 +41,8 @@ int procsel_supported(const struct params *p, char *why, size_t size)
 
 /* Fill pids with the live processes the parameters name; returns the count,
  * or -1 with err set. */
-static long selected_pids(struct check_ctx *ctx, struct proc_stat *out, size_t cap,
-			  struct cl_error *err)
+static long selected_pids(struct check_ctx *ctx, const char *verifier, struct proc_stat *out,
+			  size_t cap, struct cl_error *err)
 {
 	const char *inj = params_str(ctx->params, "injection", NULL);
 	const char *name = params_str(ctx->params, "name", NULL);
@@ -55,7 +55,8 @@ static long selected_pids(struct check_ctx *ctx, struct proc_stat *out, size_t c
 
 		if (!ctx->env || !ctx->env->service_pid)
 			return cl_error_set(err, CL_EXIT_USAGE,
-					    "service '%s' can only be looked up during a drill", svc);
+					    "%s: service '%s' can only be looked up during a drill",
+					    verifier, svc);
 		pid = ctx->env->service_pid(ctx->env->opaque, svc);
 		if (pid <= 0)
 			return 0;
@@ -65,20 +66,17 @@ static long selected_pids(struct check_ctx *ctx, struct proc_stat *out, size_t c
 	} else {
 		const cJSON *undo;
 
-		if (!ctx->env || !ctx->env->injection)
-			return cl_error_set(err, CL_EXIT_USAGE,
-					    "injection '%s' can only be looked up during a drill", inj);
-		undo = ctx->env->injection(ctx->env->opaque, inj);
+		undo = check_injection(ctx, verifier, inj, err);
 		if (!undo)
-			return cl_error_set(err, CL_EXIT_USAGE, "inject step '%s' has not been applied",
-					    inj);
+			return -1;
 		if (proc_set_from_undo(&set, undo))
-			return cl_error_set(err, CL_EXIT_USAGE, "out of memory");
+			return cl_error_set(err, CL_EXIT_USAGE, "%s: out of memory", verifier);
 	}
 	n = proc_set_find(&set, out, cap);
 	proc_set_release(&set);
 	if (n < 0)
-		return cl_error_errno(err, CL_EXIT_USAGE, errno, "unable to list /proc");
+		return cl_error_errno(err, CL_EXIT_USAGE, errno, "%s: unable to list /proc",
+				      verifier);
 	return n;
 }
 
@@ -86,13 +84,11 @@ long procsel_observe(struct check_ctx *ctx, const char *verifier, char *obs, siz
 		     struct cl_error *err)
 {
 	struct proc_stat found[LIST_PIDS];
-	long n = selected_pids(ctx, found, LIST_PIDS, err);
+	long n = selected_pids(ctx, verifier, found, LIST_PIDS, err);
 	size_t len;
 
-	if (n < 0) {
-		cl_error_prefix(err, "%s", verifier);
+	if (n < 0)
 		return -1;
-	}
 	if (!n) {
 		snprintf(obs, size, "none alive");
 		return 0;
