@@ -18,6 +18,7 @@
 
 #include "core/registry.h"
 #include "sys/proc.h"
+#include "sys/proccount.h"
 
 static const struct param_spec cpu_busy_params[] = {
 	{ "min_percent", PARAM_NUMBER, false, NULL, 0, 100, NULL,
@@ -49,24 +50,10 @@ struct cpu_sample {
 };
 
 /* A process seen at the previous sample: its ticks so far. */
-struct cpu_proc {
-	pid_t pid;
-	unsigned long long start_time;
-	unsigned long long ticks;
-};
-
 struct cpu_busy_state {
 	struct cpu_sample *ring;     /* ring buffer of samples, oldest at head */
 	size_t head, len, cap;
-	/* Process sets only: the set at the previous sample and when it was
-	 * taken, to turn per-process ticks into one cumulative count that
-	 * survives processes coming and going. */
-	struct cpu_proc *procs, *next;
-	size_t nprocs, nnext, procs_cap;
-	unsigned long long prev_boot_ticks;
-	unsigned long long cum_ticks;
-	bool have_prev;
-	size_t live;                 /* processes in the set at the last sample */
+	struct proc_counter procs;   /* process sets only: their busy ticks */
 	char label[32];              /* the set's name for the observation */
 };
 
@@ -130,80 +117,19 @@ static void ring_drop_oldest(struct cpu_busy_state *s, size_t n)
 	s->len -= n;
 }
 
-struct set_sample {
-	struct cpu_busy_state *s;
-	const struct proc_set *set;
-	bool oom;
-};
-
-/* Add one process of the set to the next map and its ticks since the previous
- * sample to the cumulative count. */
-static int set_sample_one(const struct proc_stat *st, void *arg)
+static long long cpu_ticks(const struct proc_stat *st)
 {
-	struct set_sample *ss = arg;
-	struct cpu_busy_state *s = ss->s;
-	unsigned long long ticks = st->utime + st->stime;
-
-	if (st->state == 'Z' || st->state == 'X' || !proc_set_contains(ss->set, st))
-		return 0;
-	if (s->nnext == s->procs_cap) {
-		size_t ncap = s->procs_cap ? s->procs_cap * 2 : 16;
-		struct cpu_proc *a = realloc(s->procs, ncap * sizeof(*a));
-		struct cpu_proc *b;
-
-		if (!a) {
-			ss->oom = true;
-			return 1;
-		}
-		s->procs = a;
-		b = realloc(s->next, ncap * sizeof(*b));
-		if (!b) {
-			ss->oom = true;
-			return 1;
-		}
-		s->next = b;
-		s->procs_cap = ncap;
-	}
-	s->next[s->nnext++] = (struct cpu_proc){ st->pid, st->start_time, ticks };
-	if (!s->label[0])
-		snprintf(s->label, sizeof(s->label), "%s", st->comm);
-	if (!s->have_prev)
-		return 0;
-	for (size_t i = 0; i < s->nprocs; i++) {
-		if (s->procs[i].pid == st->pid && s->procs[i].start_time == st->start_time) {
-			if (ticks > s->procs[i].ticks)
-				s->cum_ticks += ticks - s->procs[i].ticks;
-			return 0;
-		}
-	}
-	/* New since the previous sample: all its time falls in the interval. A
-	 * process older than that which only now joined the set (renamed) is
-	 * taken as a baseline instead. */
-	if (st->start_time >= s->prev_boot_ticks)
-		s->cum_ticks += ticks;
-	return 0;
+	return (long long)(st->utime + st->stime);
 }
 
 static int take_set_sample(struct cpu_busy_state *s, const struct proc_set *set, double now,
 			   struct cpu_sample *out, struct cl_error *err)
 {
-	struct set_sample ss = { .s = s, .set = set };
-	unsigned long long boot = proc_boot_ticks();
-	struct cpu_proc *tmp;
-
-	s->nnext = 0;
-	if (proc_walk(set_sample_one, &ss) < 0)
-		return cl_error_errno(err, CL_EXIT_USAGE, errno, "cpu-busy: unable to list /proc");
-	if (ss.oom)
-		return cl_error_set(err, CL_EXIT_USAGE, "cpu-busy: out of memory");
-	tmp = s->procs;
-	s->procs = s->next;
-	s->next = tmp;
-	s->nprocs = s->nnext;
-	s->live = s->nnext;
-	s->prev_boot_ticks = boot;
-	s->have_prev = true;
-	*out = (struct cpu_sample){ .t = now, .busy = s->cum_ticks };
+	if (proc_counter_sample(&s->procs, set, cpu_ticks))
+		return errno == ENOMEM ? cl_error_set(err, CL_EXIT_USAGE, "cpu-busy: out of memory")
+				       : cl_error_errno(err, CL_EXIT_USAGE, errno,
+							"cpu-busy: unable to list /proc");
+	*out = (struct cpu_sample){ .t = now, .busy = s->procs.total };
 	return 0;
 }
 
@@ -261,6 +187,8 @@ static int cpu_busy_check(struct check_ctx *ctx, char *obs, size_t size, struct 
 		if (rc)
 			return CHECK_ERROR;
 		if (!s->label[0])
+			snprintf(s->label, sizeof(s->label), "%s", s->procs.first_comm);
+		if (!s->label[0])
 			snprintf(s->label, sizeof(s->label), "%s",
 				 params_str(ctx->params, "injection", "?"));
 	} else {
@@ -292,8 +220,8 @@ static int cpu_busy_check(struct check_ctx *ctx, char *obs, size_t size, struct 
 	span = last->t - base->t;
 
 	if (per_set)
-		snprintf(what, sizeof(what), "%s %zu proc%s", s->label, s->live,
-			 s->live == 1 ? "" : "s");
+		snprintf(what, sizeof(what), "%s %zu proc%s", s->label, s->procs.live,
+			 s->procs.live == 1 ? "" : "s");
 	else
 		snprintf(what, sizeof(what), "cpu");
 	if (span <= 0) {
@@ -328,8 +256,7 @@ static void cpu_busy_release(struct check_ctx *ctx)
 	if (!s)
 		return;
 	free(s->ring);
-	free(s->procs);
-	free(s->next);
+	proc_counter_release(&s->procs);
 	free(s);
 	ctx->state = NULL;
 }

@@ -23,6 +23,7 @@
 #include "core/registry.h"
 #include "lab/volume.h"
 #include "sys/proc.h"
+#include "sys/proccount.h"
 
 static const char *const io_measures[] = { "processes", "volume", NULL };
 
@@ -63,21 +64,10 @@ struct io_sample {
 	unsigned long long busy_ms; /* devices: cumulative io_ticks */
 };
 
-struct io_proc {
-	pid_t pid;
-	unsigned long long start_time;
-	unsigned long long bytes;
-};
-
 struct io_busy_state {
 	struct io_sample *s;
 	size_t len, cap;
-	struct io_proc *procs, *next;
-	size_t nprocs, nnext, procs_cap;
-	unsigned long long prev_boot_ticks;
-	unsigned long long cum;
-	bool have_prev;
-	size_t live;
+	struct proc_counter procs; /* process sets only: their bytes written */
 	char label[40];
 };
 
@@ -175,78 +165,19 @@ static int diskstats_read(const char *dev, unsigned long long *bytes, unsigned l
 	return rc;
 }
 
-struct set_walk {
-	struct io_busy_state *s;
-	const struct proc_set *set;
-	bool oom;
-};
-
-static int set_one(const struct proc_stat *st, void *arg)
+static long long write_bytes(const struct proc_stat *st)
 {
-	struct set_walk *w = arg;
-	struct io_busy_state *s = w->s;
-	long long b;
-
-	if (st->state == 'Z' || st->state == 'X' || !proc_set_contains(w->set, st))
-		return 0;
-	b = proc_write_bytes(st->pid);
-	if (b < 0)
-		return 0;
-	if (s->nnext == s->procs_cap) {
-		size_t ncap = s->procs_cap ? s->procs_cap * 2 : 16;
-		struct io_proc *a = realloc(s->procs, ncap * sizeof(*a)), *c;
-
-		if (!a) {
-			w->oom = true;
-			return 1;
-		}
-		s->procs = a;
-		c = realloc(s->next, ncap * sizeof(*c));
-		if (!c) {
-			w->oom = true;
-			return 1;
-		}
-		s->next = c;
-		s->procs_cap = ncap;
-	}
-	s->next[s->nnext++] = (struct io_proc){ st->pid, st->start_time, (unsigned long long)b };
-	if (!s->label[0])
-		snprintf(s->label, sizeof(s->label), "%s", st->comm);
-	if (!s->have_prev)
-		return 0;
-	for (size_t i = 0; i < s->nprocs; i++) {
-		if (s->procs[i].pid == st->pid && s->procs[i].start_time == st->start_time) {
-			if ((unsigned long long)b > s->procs[i].bytes)
-				s->cum += (unsigned long long)b - s->procs[i].bytes;
-			return 0;
-		}
-	}
-	/* Started since the previous sample: everything it wrote is new. */
-	if (st->start_time >= s->prev_boot_ticks)
-		s->cum += (unsigned long long)b;
-	return 0;
+	return proc_write_bytes(st->pid);
 }
 
 static int sample_set(struct io_busy_state *s, const struct proc_set *set, double now,
 		      struct io_sample *out, struct cl_error *err)
 {
-	struct set_walk w = { .s = s, .set = set };
-	unsigned long long boot = proc_boot_ticks();
-	struct io_proc *tmp;
-
-	s->nnext = 0;
-	if (proc_walk(set_one, &w) < 0)
-		return cl_error_errno(err, CL_EXIT_USAGE, errno, "io-busy: unable to list /proc");
-	if (w.oom)
-		return cl_error_set(err, CL_EXIT_USAGE, "io-busy: out of memory");
-	tmp = s->procs;
-	s->procs = s->next;
-	s->next = tmp;
-	s->nprocs = s->nnext;
-	s->live = s->nnext;
-	s->prev_boot_ticks = boot;
-	s->have_prev = true;
-	*out = (struct io_sample){ .t = now, .bytes = s->cum };
+	if (proc_counter_sample(&s->procs, set, write_bytes))
+		return errno == ENOMEM ? cl_error_set(err, CL_EXIT_USAGE, "io-busy: out of memory")
+				       : cl_error_errno(err, CL_EXIT_USAGE, errno,
+							"io-busy: unable to list /proc");
+	*out = (struct io_sample){ .t = now, .bytes = s->procs.total };
 	return 0;
 }
 
@@ -361,10 +292,12 @@ static int io_busy_check(struct check_ctx *ctx, char *obs, size_t size, struct c
 		if (rc)
 			return CHECK_ERROR;
 		if (!s->label[0])
+			snprintf(s->label, sizeof(s->label), "%s", s->procs.first_comm);
+		if (!s->label[0])
 			snprintf(s->label, sizeof(s->label), "%s",
 				 params_str(ctx->params, "injection", "?"));
-		snprintf(what, sizeof(what), "%s %zu proc%s", s->label, s->live,
-			 s->live == 1 ? "" : "s");
+		snprintf(what, sizeof(what), "%s %zu proc%s", s->label, s->procs.live,
+			 s->procs.live == 1 ? "" : "s");
 	}
 	/* A counter that went backwards (a device re-created under the same
 	 * name, time reset by a test): start over. */
@@ -422,8 +355,7 @@ static void io_busy_release(struct check_ctx *ctx)
 	if (!s)
 		return;
 	free(s->s);
-	free(s->procs);
-	free(s->next);
+	proc_counter_release(&s->procs);
 	free(s);
 	ctx->state = NULL;
 }
