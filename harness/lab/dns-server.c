@@ -203,32 +203,11 @@ static void logf_line(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 
 static void logf_line(const char *fmt, ...)
 {
-	char line[768];
-	struct timespec ts;
-	struct tm tm;
-	struct stat st;
 	va_list ap;
-	int n;
 
-	if (S.logfd < 0)
-		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03ldZ ", ts.tv_nsec / 1000000);
 	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	lab_service_vlog(S.logfd, DNS_LOG_MAX, fmt, ap);
 	va_end(ap);
-	if (n >= (int)sizeof(line) - 1)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	if (!fstat(S.logfd, &st) && st.st_size > DNS_LOG_MAX)
-		if (ftruncate(S.logfd, 0) < 0) {
-			/* keep appending: a big log beats no log */
-		}
-	if (write(S.logfd, line, (size_t)n) < 0) {
-		/* nowhere to report it */
-	}
 }
 
 /* Read dir/name into buf (NUL-terminated). Returns the length, -1 with errno. */

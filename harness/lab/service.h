@@ -7,6 +7,8 @@
 #define CHAOSLAB_LAB_SERVICE_H
 
 #include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <sys/types.h>
 
 struct lab_service {
 	const char *name;        /* as in a scenario's lab: list */
@@ -19,5 +21,14 @@ struct lab_service {
 
 /* The service named name, or NULL. */
 const struct lab_service *lab_service_find(const char *name);
+
+/* A service's log line: "2026-05-01T10:00:00.123Z " (UTC, milliseconds),
+ * the formatted text (cut at 700 bytes) and a newline, appended to fd in one
+ * write. A file already past max bytes is emptied first, so a busy lab
+ * cannot fill the disk. Nothing is reported: a service has nowhere to say
+ * its log failed. Safe under the services' seccomp filters (fstat,
+ * ftruncate, write, clock_gettime). No-op when fd < 0. */
+void lab_service_vlog(int fd, off_t max, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 #endif

@@ -137,30 +137,11 @@ static void logf_line(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 
 static void logf_line(const char *fmt, ...)
 {
-	char line[768];
-	struct timespec ts;
-	struct tm tm;
-	struct stat st;
 	va_list ap;
-	int n;
 
-	if (S.logfd < 0)
-		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ ", &tm);
 	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	lab_service_vlog(S.logfd, TLS_LOG_MAX, fmt, ap);
 	va_end(ap);
-	if (n >= (int)sizeof(line) - 1)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	if (!fstat(S.logfd, &st) && st.st_size > TLS_LOG_MAX && ftruncate(S.logfd, 0) < 0) {
-		/* keep appending */
-	}
-	if (write(S.logfd, line, (size_t)n) < 0) {
-		/* nowhere to report it */
-	}
 }
 
 /* ---- the certificate -------------------------------------------------------- */
