@@ -12,10 +12,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/capability.h>
 
 #include "core/registry.h"
 #include "lab/network.h"
+#include "lab/qdisc_step.h"
 #include "sys/features.h"
 #include "sys/netlink.h"
 
@@ -25,8 +25,6 @@
 #define TBF_AUTO_BURST_S 0.01
 #define TBF_AUTO_BURST_PACKETS 3
 #define ETH_HEADER 14
-
-static const char *const bandwidth_ends[] = { "host", "lab", NULL };
 
 static const struct param_spec bandwidth_params[] = {
 	{ "rate", PARAM_STRING, true, NULL, 1, 32, NULL,
@@ -38,21 +36,14 @@ static const struct param_spec bandwidth_params[] = {
 	  "longest a packet may wait in the queue, milliseconds (default 400; or give limit)" },
 	{ "limit", PARAM_STRING, false, NULL, 0, 32, NULL,
 	  "bytes that may queue, tc notation (64kb); instead of latency_ms" },
-	{ "end", PARAM_ENUM, false, "host", 0, 0, bandwidth_ends,
-	  "which end of the lab veth: host (clab-NAME, in the host namespace) or lab (inside it)" },
-	{ "interface", PARAM_STRING, false, NULL, 0, 15, NULL,
-	  "another interface instead of the lab veth (a host one needs allow_host_interface)" },
-	{ "netns", PARAM_STRING, false, NULL, 0, 63, NULL,
-	  "with interface: the network namespace it is in (default: the host's)" },
-	{ "allow_host_interface", PARAM_BOOL, false, "false", 0, 0, NULL,
-	  "allow an interface outside the lab: this slows the host's own traffic" },
+	QDISC_STEP_PARAMS("slows"),
 	{ NULL },
 };
 
 static int bandwidth_validate(const struct params *p, char *msg, size_t size)
 {
 	const char *rate = params_str(p, "rate", ""), *burst = params_str(p, "burst", NULL);
-	const char *limit = params_str(p, "limit", NULL), *netns = params_str(p, "netns", NULL);
+	const char *limit = params_str(p, "limit", NULL);
 	uint64_t bps;
 	uint32_t bytes;
 
@@ -79,37 +70,15 @@ static int bandwidth_validate(const struct params *p, char *msg, size_t size)
 		snprintf(msg, size, "limit and latency_ms exclude each other: give one");
 		return -1;
 	}
-	if (netns && !params_isset(p, "interface")) {
-		snprintf(msg, size, "netns needs interface (for the lab's own end, use end: lab)");
-		return -1;
-	}
-	if (netns && !netns_name_ok(netns)) {
-		snprintf(msg, size, "netns '%s' is not a network namespace name", netns);
-		return -1;
-	}
-	if (params_isset(p, "interface") && params_get(p, "end")->given) {
-		snprintf(msg, size, "end and interface exclude each other: end picks the lab veth");
-		return -1;
-	}
-	return 0;
+	return qdisc_step_validate(p, msg, size);
 }
 
 static int bandwidth_supported(const struct params *p, char *why, size_t size)
 {
-	const bool other_ns =
-		p && (params_isset(p, "netns") || !strcmp(params_str(p, "end", "host"), "lab"));
 	struct feature f;
 
-	if (!feature_cap_effective(CAP_NET_ADMIN)) {
-		snprintf(why, size, "needs CAP_NET_ADMIN to change qdiscs (run as root)");
+	if (qdisc_step_supported(p, why, size))
 		return -1;
-	}
-	if (other_ns && !feature_cap_effective(CAP_SYS_ADMIN)) {
-		snprintf(why, size,
-			 "needs CAP_SYS_ADMIN to join the lab's network namespace "
-			 "(run as root)");
-		return -1;
-	}
 	/* A loadable sch_tbf is fine: the kernel loads it on first use. */
 	if (feature_probe_tbf(NULL, &f) == FEATURE_MISSING)
 		return feature_explain(&f, why, size);
@@ -158,7 +127,6 @@ static int bandwidth_opts(const struct params *p, const struct qdisc_target *t, 
 
 static int bandwidth_apply(struct inject_ctx *ctx, struct cl_error *err)
 {
-	const char *lab_name = lab_net_default_name();
 	struct lab_net_info lab;
 	struct qdisc_target t;
 	struct qdisc_where w;
@@ -166,20 +134,8 @@ static int bandwidth_apply(struct inject_ctx *ctx, struct cl_error *err)
 	struct nlconn *c = NULL;
 	int rc = -1;
 
-	if (lab_net_name_check(lab_name, err)) {
-		cl_error_prefix(err, "bandwidth: the lab network's name");
+	if (qdisc_step_where(ctx->params, "bandwidth", &lab, &w, err))
 		return -1;
-	}
-	lab_net_plan(lab_name, &lab);
-	w = (struct qdisc_where){
-		.interface = params_str(ctx->params, "interface", NULL),
-		.netns = params_str(ctx->params, "netns", NULL),
-		.lab_end = !strcmp(params_str(ctx->params, "end", "host"), "lab"),
-		.allow_host = params_bool(ctx->params, "allow_host_interface", false),
-		.lab_netns = lab.netns,
-		.lab_host_if = lab.host_if,
-		.lab_if = lab.lab_if,
-	};
 	if (qdisc_target_open(&w, &t, &c, err) || bandwidth_opts(ctx->params, &t, &o, err) ||
 	    qdisc_claim_root(c, &t, "tbf", err)) {
 		if (err && strncmp(err->msg, "bandwidth", 9))

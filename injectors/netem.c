@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/capability.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -34,6 +33,7 @@
 
 #include "core/registry.h"
 #include "lab/network.h"
+#include "lab/qdisc_step.h"
 #include "sys/features.h"
 #include "sys/netlink.h"
 
@@ -45,7 +45,6 @@
 #define NETEM_LIMIT_MAX 4000000
 #define MODPROBE_TIMEOUT_MS 5000
 
-static const char *const netem_ends[] = { "host", "lab", NULL };
 static const char *const netem_dists[] = { "uniform", "normal", "pareto", "paretonormal", NULL };
 
 static const struct param_spec netem_params[] = {
@@ -79,14 +78,7 @@ static const struct param_spec netem_params[] = {
 	  "also limit the link to this rate, tc notation: 1mbit, 512kbit, 10mbps (bytes)" },
 	{ "limit", PARAM_INT, false, "0", 0, NETEM_LIMIT_MAX, NULL,
 	  "queue length in packets; 0 = sized to the delay so the queue drops nothing itself" },
-	{ "end", PARAM_ENUM, false, "host", 0, 0, netem_ends,
-	  "which end of the lab veth: host (clab-NAME, in the host namespace) or lab (inside it)" },
-	{ "interface", PARAM_STRING, false, NULL, 0, 15, NULL,
-	  "another interface instead of the lab veth (a host one needs allow_host_interface)" },
-	{ "netns", PARAM_STRING, false, NULL, 0, 63, NULL,
-	  "with interface: the network namespace it is in (default: the host's)" },
-	{ "allow_host_interface", PARAM_BOOL, false, "false", 0, 0, NULL,
-	  "allow an interface outside the lab: this delays the host's own traffic" },
+	QDISC_STEP_PARAMS("delays"),
 	{ NULL },
 };
 
@@ -96,7 +88,7 @@ static int netem_validate(const struct params *p, char *msg, size_t size)
 {
 	const double delay = params_number(p, "delay_ms", 0),
 		     jitter = params_number(p, "jitter_ms", 0);
-	const char *rate = params_str(p, "rate", NULL), *netns = params_str(p, "netns", NULL);
+	const char *rate = params_str(p, "rate", NULL);
 	static const char *const pairs[][2] = {
 		{ "loss_correlation", "loss_percent" },
 		{ "duplicate_correlation", "duplicate_percent" },
@@ -146,19 +138,7 @@ static int netem_validate(const struct params *p, char *msg, size_t size)
 			 "duplicate_percent, corrupt_percent or rate");
 		return -1;
 	}
-	if (netns && !params_isset(p, "interface")) {
-		snprintf(msg, size, "netns needs interface (for the lab's own end, use end: lab)");
-		return -1;
-	}
-	if (netns && !netns_name_ok(netns)) {
-		snprintf(msg, size, "netns '%s' is not a network namespace name", netns);
-		return -1;
-	}
-	if (params_isset(p, "interface") && params_get(p, "end")->given) {
-		snprintf(msg, size, "end and interface exclude each other: end picks the lab veth");
-		return -1;
-	}
-	return 0;
+	return qdisc_step_validate(p, msg, size);
 }
 
 /* The queue limit for o: see the comment at the top. */
@@ -316,48 +296,14 @@ static int netem_kernel_ready(bool load, char *why, size_t size)
 
 static int netem_supported(const struct params *p, char *why, size_t size)
 {
-	const bool other_ns =
-		p && (params_isset(p, "netns") || !strcmp(params_str(p, "end", "host"), "lab"));
-
-	if (!feature_cap_effective(CAP_NET_ADMIN)) {
-		snprintf(why, size, "needs CAP_NET_ADMIN to change qdiscs (run as root)");
+	if (qdisc_step_supported(p, why, size))
 		return -1;
-	}
-	if (other_ns && !feature_cap_effective(CAP_SYS_ADMIN)) {
-		snprintf(why, size,
-			 "needs CAP_SYS_ADMIN to join the lab's network namespace "
-			 "(run as root)");
-		return -1;
-	}
 	/* Loading a module changes the machine: only for a drill about to run,
 	 * not when `chaoslab list` asks in general. */
 	return netem_kernel_ready(p != NULL, why, size);
 }
 
 /* ---- apply and revert -------------------------------------------------------------- */
-
-/* Where the parameters point, with the lab's names in lab. */
-static int netem_where(const struct params *p, struct lab_net_info *lab, struct qdisc_where *w,
-		       struct cl_error *err)
-{
-	const char *name = lab_net_default_name();
-
-	if (lab_net_name_check(name, err)) {
-		cl_error_prefix(err, "netem: the lab network's name");
-		return -1;
-	}
-	lab_net_plan(name, lab);
-	*w = (struct qdisc_where){
-		.interface = params_str(p, "interface", NULL),
-		.netns = params_str(p, "netns", NULL),
-		.lab_end = !strcmp(params_str(p, "end", "host"), "lab"),
-		.allow_host = params_bool(p, "allow_host_interface", false),
-		.lab_netns = lab->netns,
-		.lab_host_if = lab->host_if,
-		.lab_if = lab->lab_if,
-	};
-	return 0;
-}
 
 static int netem_apply(struct inject_ctx *ctx, struct cl_error *err)
 {
@@ -370,7 +316,7 @@ static int netem_apply(struct inject_ctx *ctx, struct cl_error *err)
 	char why[768], name[96];
 	int rc = -1;
 
-	if (netem_where(ctx->params, &lab, &w, err))
+	if (qdisc_step_where(ctx->params, "netem", &lab, &w, err))
 		return -1;
 	if (netem_opts_from(ctx->params, &o, &dist, err))
 		goto out;
