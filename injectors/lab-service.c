@@ -47,8 +47,6 @@
 #include "sys/tmpfile.h"
 #include "sys/worker.h"
 
-static const char *const lab_service_names[] = { "demo-api", "dns", "tls", NULL };
-
 static const struct param_spec lab_service_params[] = {
 	{ "service", PARAM_ENUM, true, NULL, 0, 0, lab_service_names,
 	  "which lab service to run" },

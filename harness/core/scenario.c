@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *const scenario_lab_services[] = { "network", "demo-api", "dns", "tls", NULL };
+#include "lab/service.h"
+
+const char *const scenario_lab_services[] = { "network", LAB_SERVICE_NAMES, NULL };
 
 /* Per section; a drill has a handful. Bounds the cross-reference checks. */
 #define SCENARIO_MAX_STEPS 1000

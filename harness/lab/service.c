@@ -1,6 +1,6 @@
 /* The lab service table: one entry per service file in harness/lab/. To add a
  * service, write harness/lab/<name>.c exporting one `const struct lab_service`
- * and list it here (and in the lab-service injector's service choices). */
+ * and list it here and its name in LAB_SERVICE_NAMES (service.h). */
 #include "lab/service.h"
 
 #include <stdio.h>
@@ -11,6 +11,8 @@
 
 extern const struct lab_service demo_api_service;
 extern const struct lab_service dns_service, tls_service;
+
+const char *const lab_service_names[] = { LAB_SERVICE_NAMES, NULL };
 
 static const struct lab_service *const lab_services[] = {
 	&demo_api_service,

@@ -19,6 +19,15 @@ struct lab_service {
 	int (*main)(const cJSON *args);
 };
 
+/* The services' names, in the order of the table in service.c; a
+ * scenario's lab: list takes these and "network". Adding a service means
+ * adding its name here and its descriptor to the table (a unit test checks
+ * both agree). */
+#define LAB_SERVICE_NAMES "demo-api", "dns", "tls"
+
+/* LAB_SERVICE_NAMES, NULL-terminated (the lab-service injector's choices). */
+extern const char *const lab_service_names[];
+
 /* The service named name, or NULL. */
 const struct lab_service *lab_service_find(const char *name);
 

@@ -14,7 +14,9 @@
 
 #include <cmocka.h>
 
+#include "core/registry.h"
 #include "core/scenario.h"
+#include "lab/service.h"
 #include "support/test_descriptors.h"
 
 static const char *src;
@@ -603,9 +605,36 @@ static void test_test_descriptor_errors(void **state)
 			    "unknown injector 'test-knobs' ('chaoslab show types' lists them)");
 }
 
+/* The lab service names a scenario may list, the lab-service injector's
+ * choices and the service table agree: every name has a service, and the
+ * injector offers exactly those. */
+static void test_lab_service_names_agree(void **state)
+{
+	const struct injector *ls = injector_find("lab-service");
+	size_t n = 0;
+
+	(void)state;
+	assert_string_equal(scenario_lab_services[0], "network");
+	for (; lab_service_names[n]; n++) {
+		const struct lab_service *svc = lab_service_find(lab_service_names[n]);
+
+		assert_non_null(svc);
+		assert_string_equal(svc->name, lab_service_names[n]);
+		assert_non_null(svc->main);
+		assert_string_equal(scenario_lab_services[n + 1], lab_service_names[n]);
+	}
+	assert_true(n >= 3);
+	assert_null(scenario_lab_services[n + 1]);
+	assert_non_null(ls);
+	assert_string_equal(ls->params[0].name, "service");
+	assert_ptr_equal(ls->params[0].choices, lab_service_names);
+	assert_null(lab_service_find("network"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lab_service_names_agree),
 		cmocka_unit_test(test_full_yaml_model),
 		cmocka_unit_test(test_json_equals_yaml),
 		cmocka_unit_test(test_defaults),
