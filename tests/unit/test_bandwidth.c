@@ -26,58 +26,23 @@
 #include "lab/network.h"
 #include "sys/features.h"
 #include "sys/netlink.h"
+#include "support/step.h"
 
 static const struct injector *bw;
 static struct lab_net_info lab; /* the throwaway lab's names; netns "" if not made */
 static char skip_why[160];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	return rc == -1 ? -1 : WEXITSTATUS(rc);
-}
-
-static const char *capture(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static const char *capture(char *buf, size_t size, const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	size_t n;
-	FILE *p;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	buf[0] = '\0';
-	p = popen(cmd, "r");
-	if (!p)
-		return buf;
-	n = fread(buf, 1, size - 1, p);
-	buf[n] = '\0';
-	pclose(p);
-	return buf;
-}
-
 /* `tc qdisc show` of the lab's host end (in the host namespace). */
 static const char *tc_host(char *buf, size_t size)
 {
-	return capture(buf, size, "tc qdisc show dev %s 2>&1", lab.host_if);
+	return test_capture(buf, size, "tc qdisc show dev %s 2>&1", lab.host_if);
 }
 
 /* `tc qdisc show` of the lab end, inside the namespace. */
 static const char *tc_lab(char *buf, size_t size)
 {
-	return capture(buf, size, "ip netns exec %s tc qdisc show dev %s 2>&1", lab.netns,
-		       lab.lab_if);
+	return test_capture(buf, size, "ip netns exec %s tc qdisc show dev %s 2>&1", lab.netns,
+			    lab.lab_if);
 }
 
 #define SKIP_UNLESS_LIVE()                                        \
@@ -88,63 +53,10 @@ static const char *tc_lab(char *buf, size_t size)
 		}                                                 \
 	} while (0)
 
-struct step {
-	struct params params;
-	cJSON *undo;
-	struct inject_ctx ctx;
-};
-
-static int params_parse(struct params *p, const char *with, struct cl_error *err)
+/* Parse, validate and apply `with` as the engine would (support/step.h). */
+static int step_apply(struct test_step *s, const char *with, struct cl_error *err)
 {
-	struct doc_node *doc = doc_parse_json("test.json", with, strlen(with), err);
-	int rc;
-
-	if (!doc)
-		return -1;
-	rc = params_from_doc(p, bw->params, doc, "test.json", NULL, "inject[0].with", err);
-	doc_free(doc);
-	return rc;
-}
-
-/* Parse, validate and apply `with`; 0, or -1 with err (the step is then
- * still to be reverted and released, as the engine would). */
-static int step_apply(struct step *s, const char *with, struct cl_error *err)
-{
-	char msg[512];
-
-	memset(s, 0, sizeof(*s));
-	s->undo = cJSON_CreateObject();
-	cJSON_AddStringToObject(s->undo, "run", "test-bandwidth");
-	cJSON_AddStringToObject(s->undo, "step", "slow");
-	if (params_parse(&s->params, with, err))
-		return -1;
-	if (bw->validate(&s->params, msg, sizeof(msg)))
-		return cl_error_set(err, CL_EXIT_USAGE, "%s", msg);
-	s->ctx = (struct inject_ctx){ .run_id = "test-bandwidth",
-				      .step_id = "slow",
-				      .state_dir = "/nonexistent",
-				      .params = &s->params,
-				      .undo = s->undo };
-	return bw->apply(&s->ctx, err);
-}
-
-static int step_revert(struct step *s, char *report, size_t size, struct cl_error *err)
-{
-	struct revert_ctx rc = { .run_id = "test-bandwidth",
-				 .step_id = "slow",
-				 .state_dir = "/nonexistent",
-				 .undo = s->undo };
-	int r = bw->revert(&rc, err);
-
-	snprintf(report, size, "%s", rc.report);
-	return r;
-}
-
-static void step_release(struct step *s)
-{
-	params_release(&s->params);
-	cJSON_Delete(s->undo);
-	s->undo = NULL;
+	return test_step_apply(s, "bandwidth", "test-bandwidth", "slow", NULL, with, err);
 }
 
 /* ---- setup ------------------------------------------------------------------------ */
@@ -169,13 +81,13 @@ static int group_setup(void **state)
 	snprintf(name, sizeof(name), "cltb%d", (int)getpid());
 	setenv("CHAOSLAB_NETNS", name, 1);
 	lab_net_plan(name, &lab);
-	if (sh("ip netns add %s", lab.netns) ||
-	    sh("ip link add %s type veth peer name %s netns %s", lab.host_if, lab.lab_if,
-	       lab.netns) ||
-	    sh("ip link set %s up && ip -n %s link set %s up", lab.host_if, lab.netns,
-	       lab.lab_if)) {
-		sh("ip link del %s 2>/dev/null; ip netns del %s 2>/dev/null", lab.host_if,
-		   lab.netns);
+	if (test_sh("ip netns add %s", lab.netns) ||
+	    test_sh("ip link add %s type veth peer name %s netns %s", lab.host_if, lab.lab_if,
+		    lab.netns) ||
+	    test_sh("ip link set %s up && ip -n %s link set %s up", lab.host_if, lab.netns,
+		    lab.lab_if)) {
+		test_sh("ip link del %s 2>/dev/null; ip netns del %s 2>/dev/null", lab.host_if,
+			lab.netns);
 		snprintf(skip_why, sizeof(skip_why),
 			 "cannot make a network namespace with a veth pair");
 		lab.netns[0] = '\0';
@@ -186,7 +98,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	if (lab.netns[0])
-		sh("ip link del %s 2>/dev/null; ip netns del %s", lab.host_if, lab.netns);
+		test_sh("ip link del %s 2>/dev/null; ip netns del %s", lab.host_if, lab.netns);
 	return 0;
 }
 
@@ -224,14 +136,16 @@ static void test_validate(void **state)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cl_error_clear(&err);
-		assert_int_equal(params_parse(&p, bad[i].with, &err), 0);
+		assert_int_equal(test_params_parse(&p, bw->params, bad[i].with, &err), 0);
 		assert_int_equal(bw->validate(&p, msg, sizeof(msg)), -1);
 		if (!strstr(msg, bad[i].msg))
 			fail_msg("%s: got '%s'", bad[i].with, msg);
 		params_release(&p);
 	}
-	assert_int_equal(params_parse(&p, "{}", &err), -1); /* rate is required */
-	assert_int_equal(params_parse(&p, "{\"rate\": \"1mbit\", \"burst\": \"32kb\"}", &err), 0);
+	assert_int_equal(test_params_parse(&p, bw->params, "{}", &err), -1); /* rate is required */
+	assert_int_equal(test_params_parse(&p, bw->params,
+					   "{\"rate\": \"1mbit\", \"burst\": \"32kb\"}", &err),
+			 0);
 	assert_int_equal(bw->validate(&p, msg, sizeof(msg)), 0);
 	params_release(&p);
 }
@@ -250,7 +164,7 @@ static void test_supported(void **state)
 
 static void test_apply_revert_host_end(void **state)
 {
-	struct step s;
+	struct test_step s;
 	struct cl_error err;
 	char out[2048], report[256];
 
@@ -271,27 +185,27 @@ static void test_apply_revert_host_end(void **state)
 
 	/* A second step on the same link is refused: it is ours already. */
 	{
-		struct step s2;
+		struct test_step s2;
 
 		assert_int_equal(step_apply(&s2, "{\"rate\": \"2mbit\"}", &err), -1);
 		assert_non_null(strstr(err.msg, "already has chaoslab's root qdisc"));
-		step_release(&s2);
+		test_step_free(&s2);
 	}
 
-	assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
 	assert_non_null(strstr(report, "deleted tbf c1ab: from"));
 	tc_host(out, sizeof(out));
 	assert_null(strstr(out, "tbf"));
 	assert_non_null(strstr(out, "noqueue"));
 	/* Idempotent. */
-	assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
 	assert_string_equal(report, "");
-	step_release(&s);
+	test_step_free(&s);
 }
 
 static void test_apply_lab_end_default_burst(void **state)
 {
-	struct step s;
+	struct test_step s;
 	struct cl_error err;
 	char out[2048], report[256];
 
@@ -310,14 +224,14 @@ static void test_apply_lab_end_default_burst(void **state)
 	assert_true(strstr(out, "lat 249ms") || strstr(out, "lat 248ms"));
 	assert_string_equal(cJSON_GetObjectItem(s.undo, "netns")->valuestring, lab.netns);
 	assert_null(strstr(tc_host(out, sizeof(out)), "tbf"));
-	assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
 	assert_null(strstr(tc_lab(out, sizeof(out)), "tbf"));
-	step_release(&s);
+	test_step_free(&s);
 }
 
 static void test_engineer_fix_then_revert(void **state)
 {
-	struct step s;
+	struct test_step s;
 	struct cl_error err;
 	char out[2048], report[256];
 
@@ -326,57 +240,57 @@ static void test_engineer_fix_then_revert(void **state)
 	if (step_apply(&s, "{\"rate\": \"1mbit\"}", &err))
 		fail_msg("apply: %s", err.msg);
 	/* The engineer finds and deletes it, as the runbook says. */
-	assert_int_equal(sh("tc qdisc del dev %s root", lab.host_if), 0);
-	assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
+	assert_int_equal(test_sh("tc qdisc del dev %s root", lab.host_if), 0);
+	assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
 	assert_string_equal(report, "");
 	assert_null(strstr(tc_host(out, sizeof(out)), "tbf"));
-	step_release(&s);
+	test_step_free(&s);
 }
 
 static void test_refusals(void **state)
 {
-	struct step s;
+	struct test_step s;
 	struct cl_error err;
 	char before[2048], after[2048], report[256];
 
 	SKIP_UNLESS_LIVE();
 	cl_error_clear(&err);
 	/* A host interface without allow_host_interface: nothing touched. */
-	capture(before, sizeof(before), "tc qdisc show dev lo");
+	test_capture(before, sizeof(before), "tc qdisc show dev lo");
 	assert_int_equal(step_apply(&s, "{\"rate\": \"1mbit\", \"interface\": \"lo\"}", &err), -1);
 	assert_non_null(strstr(
 		err.msg, "refusing to touch host interface lo: set allow_host_interface: true"));
-	assert_string_equal(capture(after, sizeof(after), "tc qdisc show dev lo"), before);
+	assert_string_equal(test_capture(after, sizeof(after), "tc qdisc show dev lo"), before);
 	assert_null(cJSON_GetObjectItem(s.undo, "interface"));
-	assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
 	assert_string_equal(report, "");
-	step_release(&s);
+	test_step_free(&s);
 
 	/* A foreign root qdisc: named, and left as it was, revert included. */
-	assert_int_equal(sh("tc qdisc add dev %s root handle 1: tbf rate 3mbit burst 10kb "
-			    "latency 20ms",
-			    lab.host_if),
+	assert_int_equal(test_sh("tc qdisc add dev %s root handle 1: tbf rate 3mbit burst 10kb "
+				 "latency 20ms",
+				 lab.host_if),
 			 0);
 	assert_int_equal(step_apply(&s, "{\"rate\": \"1mbit\"}", &err), -1);
 	print_message("refusal: %s\n", err.msg);
 	assert_non_null(strstr(err.msg, "refusing to replace the root qdisc of"));
 	assert_non_null(strstr(err.msg, "tbf 1: rate 3Mbit"));
-	assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
 	assert_non_null(strstr(tc_host(after, sizeof(after)), "qdisc tbf 1: root"));
 	assert_non_null(strstr(after, "rate 3Mbit"));
-	assert_int_equal(sh("tc qdisc del dev %s root", lab.host_if), 0);
-	step_release(&s);
+	assert_int_equal(test_sh("tc qdisc del dev %s root", lab.host_if), 0);
+	test_step_free(&s);
 
 	/* A burst below one full packet would drop every full-size packet. */
 	assert_int_equal(step_apply(&s, "{\"rate\": \"1mbit\", \"burst\": \"1000\"}", &err), -1);
 	assert_non_null(strstr(err.msg, "below one full packet"));
 	assert_null(strstr(tc_host(after, sizeof(after)), "tbf"));
-	step_release(&s);
+	test_step_free(&s);
 }
 
 static void test_lab_not_up(void **state)
 {
-	struct step s;
+	struct test_step s;
 	struct cl_error err;
 	char report[256];
 
@@ -387,13 +301,13 @@ static void test_lab_not_up(void **state)
 	setenv("CHAOSLAB_NETNS", lab.netns, 1);
 	print_message("error: %s\n", err.msg);
 	assert_non_null(strstr(err.msg, "the lab network 'cltb-nolab' is not up"));
-	assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
-	step_release(&s);
+	assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
+	test_step_free(&s);
 }
 
 static void test_revert_when_apply_never_ran(void **state)
 {
-	struct step s = { 0 };
+	struct test_step s = { .in = bw, .run = "test-bandwidth", .id = "slow" };
 	struct cl_error err;
 	char report[256];
 
@@ -401,7 +315,7 @@ static void test_revert_when_apply_never_ran(void **state)
 	s.undo = cJSON_CreateObject();
 	cJSON_AddStringToObject(s.undo, "run", "test-bandwidth");
 	cJSON_AddStringToObject(s.undo, "step", "slow");
-	assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
 	assert_string_equal(report, "");
 	cJSON_Delete(s.undo);
 }
@@ -458,7 +372,7 @@ static int verify(struct fake_drill *d, const char *with, char *obs, size_t size
 static void test_qdisc_verifier(void **state)
 {
 	struct fake_drill d = { 0 };
-	struct step s;
+	struct test_step s;
 	struct cl_error err;
 	char obs[512], want[256], report[256];
 
@@ -518,14 +432,14 @@ static void test_qdisc_verifier(void **state)
 	assert_non_null(strstr(obs, "noqueue 0: on"));
 
 	/* The fix (the engineer's tc qdisc del): absent, what the drill waits for. */
-	assert_int_equal(sh("tc qdisc del dev %s root", lab.host_if), 0);
+	assert_int_equal(test_sh("tc qdisc del dev %s root", lab.host_if), 0);
 	assert_int_equal(verify(&d, "{\"injection\": \"slow\", \"state\": \"absent\"}", obs,
 				sizeof(obs)),
 			 CHECK_MET);
 	snprintf(want, sizeof(want), "no tbf qdisc of ours on %s (noqueue 0:)", lab.host_if);
 	assert_string_equal(obs, want);
-	assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
-	step_release(&s);
+	assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
+	test_step_free(&s);
 
 	/* A missing interface or namespace has no qdiscs. */
 	assert_int_equal(verify(&d, "{\"interface\": \"nosuchif9\", \"state\": \"absent\"}", obs,

@@ -26,51 +26,16 @@
 #include "lab/network.h"
 #include "sys/features.h"
 #include "sys/netlink.h"
+#include "support/step.h"
 
 static const struct injector *netem;
 static struct lab_net_info lab; /* the throwaway lab's names; netns "" if not made */
 static char skip_why[160];
 static bool have_netem; /* this kernel has sch_netem (loaded, built in, loadable) */
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	return rc == -1 ? -1 : WEXITSTATUS(rc);
-}
-
-static const char *capture(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static const char *capture(char *buf, size_t size, const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	size_t n;
-	FILE *p;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	buf[0] = '\0';
-	p = popen(cmd, "r");
-	if (!p)
-		return buf;
-	n = fread(buf, 1, size - 1, p);
-	buf[n] = '\0';
-	pclose(p);
-	return buf;
-}
-
 static const char *tc_host(char *buf, size_t size)
 {
-	return capture(buf, size, "tc qdisc show dev %s 2>&1", lab.host_if);
+	return test_capture(buf, size, "tc qdisc show dev %s 2>&1", lab.host_if);
 }
 
 #define SKIP_UNLESS_LIVE()                                        \
@@ -81,61 +46,10 @@ static const char *tc_host(char *buf, size_t size)
 		}                                                 \
 	} while (0)
 
-struct step {
-	struct params params;
-	cJSON *undo;
-	struct inject_ctx ctx;
-};
-
-static int params_parse(struct params *p, const char *with, struct cl_error *err)
+/* Parse, validate and apply `with` as the engine would (support/step.h). */
+static int step_apply(struct test_step *s, const char *with, struct cl_error *err)
 {
-	struct doc_node *doc = doc_parse_json("test.json", with, strlen(with), err);
-	int rc;
-
-	if (!doc)
-		return -1;
-	rc = params_from_doc(p, netem->params, doc, "test.json", NULL, "inject[0].with", err);
-	doc_free(doc);
-	return rc;
-}
-
-static int step_apply(struct step *s, const char *with, struct cl_error *err)
-{
-	char msg[512];
-
-	memset(s, 0, sizeof(*s));
-	s->undo = cJSON_CreateObject();
-	cJSON_AddStringToObject(s->undo, "run", "test-netem");
-	cJSON_AddStringToObject(s->undo, "step", "delay");
-	if (params_parse(&s->params, with, err))
-		return -1;
-	if (netem->validate(&s->params, msg, sizeof(msg)))
-		return cl_error_set(err, CL_EXIT_USAGE, "%s", msg);
-	s->ctx = (struct inject_ctx){ .run_id = "test-netem",
-				      .step_id = "delay",
-				      .state_dir = "/nonexistent",
-				      .params = &s->params,
-				      .undo = s->undo };
-	return netem->apply(&s->ctx, err);
-}
-
-static int step_revert(struct step *s, char *report, size_t size, struct cl_error *err)
-{
-	struct revert_ctx rc = { .run_id = "test-netem",
-				 .step_id = "delay",
-				 .state_dir = "/nonexistent",
-				 .undo = s->undo };
-	int r = netem->revert(&rc, err);
-
-	snprintf(report, size, "%s", rc.report);
-	return r;
-}
-
-static void step_release(struct step *s)
-{
-	params_release(&s->params);
-	cJSON_Delete(s->undo);
-	s->undo = NULL;
+	return test_step_apply(s, "netem", "test-netem", "delay", NULL, with, err);
 }
 
 static int group_setup(void **state)
@@ -167,13 +81,13 @@ static int group_setup(void **state)
 	snprintf(name, sizeof(name), "cltn%d", (int)getpid());
 	setenv("CHAOSLAB_NETNS", name, 1);
 	lab_net_plan(name, &lab);
-	if (sh("ip netns add %s", lab.netns) ||
-	    sh("ip link add %s type veth peer name %s netns %s", lab.host_if, lab.lab_if,
-	       lab.netns) ||
-	    sh("ip link set %s up && ip -n %s link set %s up", lab.host_if, lab.netns,
-	       lab.lab_if)) {
-		sh("ip link del %s 2>/dev/null; ip netns del %s 2>/dev/null", lab.host_if,
-		   lab.netns);
+	if (test_sh("ip netns add %s", lab.netns) ||
+	    test_sh("ip link add %s type veth peer name %s netns %s", lab.host_if, lab.lab_if,
+		    lab.netns) ||
+	    test_sh("ip link set %s up && ip -n %s link set %s up", lab.host_if, lab.netns,
+		    lab.lab_if)) {
+		test_sh("ip link del %s 2>/dev/null; ip netns del %s 2>/dev/null", lab.host_if,
+			lab.netns);
 		snprintf(skip_why, sizeof(skip_why),
 			 "cannot make a network namespace with a veth pair");
 		lab.netns[0] = '\0';
@@ -184,7 +98,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	if (lab.netns[0])
-		sh("ip link del %s 2>/dev/null; ip netns del %s", lab.host_if, lab.netns);
+		test_sh("ip link del %s 2>/dev/null; ip netns del %s", lab.host_if, lab.netns);
 	return 0;
 }
 
@@ -244,7 +158,7 @@ static void test_validate(void **state)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cl_error_clear(&err);
-		if (params_parse(&p, bad[i].with, &err))
+		if (test_params_parse(&p, netem->params, bad[i].with, &err))
 			fail_msg("%s: %s", bad[i].with, err.msg);
 		assert_int_equal(netem->validate(&p, msg, sizeof(msg)), -1);
 		if (!strstr(msg, bad[i].msg))
@@ -252,15 +166,16 @@ static void test_validate(void **state)
 		params_release(&p);
 	}
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		if (params_parse(&p, good[i], &err))
+		if (test_params_parse(&p, netem->params, good[i], &err))
 			fail_msg("%s: %s", good[i], err.msg);
 		if (netem->validate(&p, msg, sizeof(msg)))
 			fail_msg("%s: %s", good[i], msg);
 		params_release(&p);
 	}
 	/* Out of bounds is the loader's job. */
-	assert_int_equal(params_parse(&p, "{\"loss_percent\": 150}", &err), -1);
-	assert_int_equal(params_parse(&p, "{\"distribution\": \"gauss\"}", &err), -1);
+	assert_int_equal(test_params_parse(&p, netem->params, "{\"loss_percent\": 150}", &err), -1);
+	assert_int_equal(
+		test_params_parse(&p, netem->params, "{\"distribution\": \"gauss\"}", &err), -1);
 }
 
 static void test_supported_says_why(void **state)
@@ -292,7 +207,7 @@ static void test_supported_says_why(void **state)
 	assert_true(strlen(why) < 256);
 	/* For a drill about to run: the same (after trying modprobe where it could). */
 	cl_error_clear(&err);
-	assert_int_equal(params_parse(&p, "{\"delay_ms\": 100}", &err), 0);
+	assert_int_equal(test_params_parse(&p, netem->params, "{\"delay_ms\": 100}", &err), 0);
 	assert_int_equal(netem->supported(&p, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "has no sch_netem"));
 	assert_non_null(strstr(why, "modprobe sch_netem"));
@@ -303,7 +218,7 @@ static void test_supported_says_why(void **state)
  * added (this kernel may lack netem): the limit is in the undo data first. */
 static double limit_for(const char *with)
 {
-	struct step s;
+	struct test_step s;
 	struct cl_error err;
 	char report[256];
 	const cJSON *l;
@@ -315,8 +230,8 @@ static double limit_for(const char *with)
 	l = cJSON_GetObjectItem(s.undo, "limit");
 	assert_true(cJSON_IsNumber(l));
 	v = l->valuedouble;
-	assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
-	step_release(&s);
+	assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
+	test_step_free(&s);
 	return v;
 }
 
@@ -338,24 +253,24 @@ static void test_limit_sized_to_delay(void **state)
 
 static void test_host_interface_refused(void **state)
 {
-	struct step s;
+	struct test_step s;
 	struct cl_error err;
 	char before[2048], after[2048], report[256];
 
 	SKIP_UNLESS_LIVE();
 	cl_error_clear(&err);
-	capture(before, sizeof(before), "tc qdisc show");
+	test_capture(before, sizeof(before), "tc qdisc show");
 	assert_int_equal(step_apply(&s, "{\"delay_ms\": 100, \"interface\": \"lo\"}", &err), -1);
 	assert_non_null(strstr(
 		err.msg, "refusing to touch host interface lo: set allow_host_interface: true"));
-	assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
-	step_release(&s);
+	assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
+	test_step_free(&s);
 	if (access("/sys/class/net/eth0", F_OK) == 0) {
 		assert_int_equal(
 			step_apply(&s, "{\"loss_percent\": 5, \"interface\": \"eth0\"}", &err), -1);
 		assert_string_equal(err.msg, "netem: refusing to touch host interface eth0: set "
 					     "allow_host_interface: true");
-		step_release(&s);
+		test_step_free(&s);
 	}
 	/* Not the lab's namespace: refused too. */
 	assert_int_equal(step_apply(&s,
@@ -364,13 +279,13 @@ static void test_host_interface_refused(void **state)
 				    &err),
 			 -1);
 	assert_non_null(strstr(err.msg, "is not the lab's"));
-	step_release(&s);
-	assert_string_equal(capture(after, sizeof(after), "tc qdisc show"), before);
+	test_step_free(&s);
+	assert_string_equal(test_capture(after, sizeof(after), "tc qdisc show"), before);
 }
 
 static void test_apply_here(void **state)
 {
-	struct step s;
+	struct test_step s;
 	struct cl_error err;
 	char out[2048], report[256];
 	int rc;
@@ -394,9 +309,9 @@ static void test_apply_here(void **state)
 		assert_null(strstr(out, "netem"));
 		assert_string_equal(cJSON_GetObjectItem(s.undo, "interface")->valuestring,
 				    lab.host_if);
-		assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
+		assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
 		assert_string_equal(report, "");
-		step_release(&s);
+		test_step_free(&s);
 		return;
 	}
 	if (rc)
@@ -406,10 +321,10 @@ static void test_apply_here(void **state)
 	assert_non_null(strstr(out, "delay 100ms  10ms") ? out : strstr(out, "delay 100ms 10ms"));
 	assert_non_null(strstr(out, "loss 5%"));
 	assert_non_null(strstr(out, "rate 1Mbit"));
-	assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
 	assert_non_null(strstr(report, "deleted netem c1ab:"));
 	assert_null(strstr(tc_host(out, sizeof(out)), "netem"));
-	step_release(&s);
+	test_step_free(&s);
 }
 
 int main(void)

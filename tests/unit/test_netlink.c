@@ -21,53 +21,17 @@
 
 #include "sys/features.h"
 #include "sys/netlink.h"
+#include "support/step.h"
 
 static char ns[32]; /* the throwaway namespace, "" when not made */
 static char skip_why[160];
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	return rc == -1 ? -1 : WEXITSTATUS(rc);
-}
-
-/* stdout of a command into buf (truncated). */
-static const char *capture(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static const char *capture(char *buf, size_t size, const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	size_t n;
-	FILE *p;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	buf[0] = '\0';
-	p = popen(cmd, "r");
-	if (!p)
-		return buf;
-	n = fread(buf, 1, size - 1, p);
-	buf[n] = '\0';
-	pclose(p);
-	return buf;
-}
-
 /* What `tc qdisc show dev IF` says inside the test namespace. */
 static const char *tc_show(char *buf, size_t size, const char *ifname)
 {
-	return capture(buf, size, "ip netns exec %s tc qdisc show dev %s 2>&1", ns, ifname);
+	return test_capture(buf, size, "ip netns exec %s tc qdisc show dev %s 2>&1", ns, ifname);
 }
 
 #define SKIP_UNLESS_LIVE()                                        \
@@ -104,9 +68,10 @@ static int group_setup(void **state)
 		return 0;
 	}
 	snprintf(ns, sizeof(ns), "cltnl%d", (int)getpid());
-	if (sh("ip netns add %s", ns) || sh("ip -n %s link add qa type veth peer name qb", ns) ||
-	    sh("ip -n %s link set qa up && ip -n %s link set qb up", ns, ns)) {
-		sh("ip netns del %s 2>/dev/null", ns);
+	if (test_sh("ip netns add %s", ns) ||
+	    test_sh("ip -n %s link add qa type veth peer name qb", ns) ||
+	    test_sh("ip -n %s link set qa up && ip -n %s link set qb up", ns, ns)) {
+		test_sh("ip netns del %s 2>/dev/null", ns);
 		snprintf(skip_why, sizeof(skip_why),
 			 "cannot make a network namespace with a veth pair");
 		ns[0] = '\0';
@@ -117,7 +82,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	if (ns[0])
-		sh("ip netns del %s", ns);
+		test_sh("ip netns del %s", ns);
 	return 0;
 }
 
@@ -383,10 +348,11 @@ static void test_foreign_root_is_left_alone(void **state)
 	SKIP_UNLESS_LIVE();
 	cl_error_clear(&err);
 	snprintf(t.netns, sizeof(t.netns), "%s", ns);
-	assert_int_equal(sh("ip netns exec %s tc qdisc add dev qb root handle 1: tbf rate 2mbit "
-			    "burst 10kb latency 20ms",
-			    ns),
-			 0);
+	assert_int_equal(
+		test_sh("ip netns exec %s tc qdisc add dev qb root handle 1: tbf rate 2mbit "
+			"burst 10kb latency 20ms",
+			ns),
+		0);
 	assert_int_equal(nlconn_open(&c, ns, &err), 0);
 	t.ifindex = ifindex_of(c, "qb");
 
@@ -403,7 +369,7 @@ static void test_foreign_root_is_left_alone(void **state)
 	assert_non_null(strstr(out, "qdisc tbf 1: root"));
 	assert_non_null(strstr(out, "rate 2Mbit"));
 
-	assert_int_equal(sh("ip netns exec %s tc qdisc del dev qb root", ns), 0);
+	assert_int_equal(test_sh("ip netns exec %s tc qdisc del dev qb root", ns), 0);
 	assert_int_equal(qdisc_claim_root(c, &t, "tbf", &err), 0);
 	nlconn_close(c);
 }
@@ -448,14 +414,15 @@ static void test_undo_revert(void **state)
 	assert_string_equal(report, "");
 
 	/* Somebody replaced ours with theirs: left alone. */
-	assert_int_equal(sh("ip netns exec %s tc qdisc add dev qa root handle 2: tbf rate 1mbit "
-			    "burst 10kb latency 20ms",
-			    ns),
-			 0);
+	assert_int_equal(
+		test_sh("ip netns exec %s tc qdisc add dev qa root handle 2: tbf rate 1mbit "
+			"burst 10kb latency 20ms",
+			ns),
+		0);
 	assert_int_equal(qdisc_undo_revert(undo, report, sizeof(report), &err), 0);
 	assert_non_null(strstr(report, "left tbf 2:"));
 	assert_non_null(strstr(tc_show(out, sizeof(out), "qa"), "qdisc tbf 2: root"));
-	assert_int_equal(sh("ip netns exec %s tc qdisc del dev qa root", ns), 0);
+	assert_int_equal(test_sh("ip netns exec %s tc qdisc del dev qa root", ns), 0);
 
 	/* A namespace that is gone took its qdiscs with it. */
 	cJSON_ReplaceItemInObject(undo, "netns", cJSON_CreateString("cltnl-gone"));
