@@ -32,6 +32,7 @@
 #include "sys/dns.h"
 #include "sys/proc.h"
 #include "sys/worker.h"
+#include "support/step.h"
 
 static char run_id[64], state[256];
 static int port;
@@ -60,66 +61,15 @@ static int free_port(void)
 
 /* ---- steps: lab service and injections ------------------------------------- */
 
-struct step {
-	struct params params;
-	cJSON *undo;
-	char id[32];
-	const struct injector *in;
-};
-
-static int step_apply(struct step *s, const char *type, const char *id, const char *with,
+/* Parse, validate and apply `with` as the engine would (support/step.h),
+ * in this test's run and state directory. */
+static int step_apply(struct test_step *s, const char *type, const char *id, const char *with,
 		      struct cl_error *err)
 {
-	struct doc_node *d;
-	struct inject_ctx ctx;
-
-	memset(s, 0, sizeof(*s));
-	s->in = injector_find(type);
-	assert_non_null(s->in);
-	snprintf(s->id, sizeof(s->id), "%s", id);
-	cl_error_clear(err);
-	d = doc_parse_json("test", with, strlen(with), err);
-	assert_non_null(d);
-	if (params_from_doc(&s->params, s->in->params, d, "test", NULL, "with", err))
-		fail_msg("params: %s", err->msg);
-	doc_free(d);
-	if (s->in->validate) {
-		char msg[256];
-
-		if (s->in->validate(&s->params, msg, sizeof(msg)))
-			return cl_error_set(err, CL_EXIT_USAGE, "%s", msg);
-	}
-	s->undo = cJSON_CreateObject();
-	ctx = (struct inject_ctx){ .run_id = run_id,
-				   .step_id = s->id,
-				   .state_dir = state,
-				   .params = &s->params,
-				   .undo = s->undo };
-	return s->in->apply(&ctx, err);
+	return test_step_apply(s, type, run_id, id, state, with, err);
 }
 
-static int step_revert(struct step *s, char *report, size_t size, struct cl_error *err)
-{
-	struct revert_ctx rc = {
-		.run_id = run_id, .step_id = s->id, .state_dir = state, .undo = s->undo
-	};
-	int r;
-
-	cl_error_clear(err);
-	r = s->in->revert(&rc, err);
-	if (report)
-		snprintf(report, size, "%s", rc.report);
-	return r;
-}
-
-static void step_free(struct step *s)
-{
-	params_release(&s->params);
-	cJSON_Delete(s->undo);
-	s->undo = NULL;
-}
-
-static struct step lab;
+static struct test_step lab;
 
 static pid_t dns_pid(void)
 {
@@ -462,7 +412,7 @@ static void test_bad_resolver_modes(void **state_)
 {
 	struct cl_error err;
 	char report[256], path[400], a[INET_ADDRSTRLEN];
-	struct step s;
+	struct test_step s;
 	struct dns_msg m;
 	struct stat st;
 	double t0;
@@ -480,36 +430,36 @@ static void test_bad_resolver_modes(void **state_)
 	/* Outside the zone it still refuses: the rules spoil our own names. */
 	assert_int_equal(ask("example.com", DNS_T_A, false, 0, &m), 0);
 	assert_int_equal(m.h.rcode, DNS_R_REFUSED);
-	assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
 	assert_non_null(strstr(report, "removed the DNS server rule"));
 	assert_int_equal(stat(path, &st), -1);
 	usleep(250000);
 	assert_int_equal(ask("api.lab.test", DNS_T_A, false, 0, &m), 0);
 	assert_int_equal(m.h.rcode, DNS_R_NOERROR);
 	/* Twice is fine. */
-	assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
 	assert_string_equal(report, "");
-	step_free(&s);
+	test_step_free(&s);
 
 	/* nxdomain, refused. */
 	assert_int_equal(step_apply(&s, "bad-resolver", "nx", "{\"mode\": \"nxdomain\"}", &err), 0);
 	assert_int_equal(ask("api.lab.test", DNS_T_A, false, 0, &m), 0);
 	assert_int_equal(m.h.rcode, DNS_R_NXDOMAIN);
 	assert_int_equal(m.h.nscount, 1);
-	assert_int_equal(step_revert(&s, NULL, 0, &err), 0);
-	step_free(&s);
+	assert_int_equal(test_step_revert(&s, NULL, 0, &err), 0);
+	test_step_free(&s);
 	assert_int_equal(step_apply(&s, "bad-resolver", "ref", "{\"mode\": \"refused\"}", &err), 0);
 	assert_int_equal(ask("api.lab.test", DNS_T_A, false, 0, &m), 0);
 	assert_int_equal(m.h.rcode, DNS_R_REFUSED);
-	assert_int_equal(step_revert(&s, NULL, 0, &err), 0);
-	step_free(&s);
+	assert_int_equal(test_step_revert(&s, NULL, 0, &err), 0);
+	test_step_free(&s);
 
 	/* timeout: no answer at all, on either transport's UDP side. */
 	assert_int_equal(step_apply(&s, "bad-resolver", "drop", "{\"mode\": \"timeout\"}", &err),
 			 0);
 	assert_int_equal(ask("api.lab.test", DNS_T_A, false, 0, &m), -1);
-	assert_int_equal(step_revert(&s, NULL, 0, &err), 0);
-	step_free(&s);
+	assert_int_equal(test_step_revert(&s, NULL, 0, &err), 0);
+	test_step_free(&s);
 
 	/* truncate: TC over UDP with no records, a full answer over TCP. */
 	assert_int_equal(step_apply(&s, "bad-resolver", "tc", "{\"mode\": \"truncate\"}", &err), 0);
@@ -526,8 +476,8 @@ static void test_bad_resolver_modes(void **state_)
 		assert_non_null(strstr(out, "Truncated, retrying in TCP mode"));
 		assert_non_null(strstr(out, "(TCP)"));
 	}
-	assert_int_equal(step_revert(&s, NULL, 0, &err), 0);
-	step_free(&s);
+	assert_int_equal(test_step_revert(&s, NULL, 0, &err), 0);
+	test_step_free(&s);
 
 	/* wrong_answer, through the CNAME too. */
 	assert_int_equal(step_apply(&s, "bad-resolver", "wrong",
@@ -536,8 +486,8 @@ static void test_bad_resolver_modes(void **state_)
 			 0);
 	assert_int_equal(ask("www.lab.test", DNS_T_A, false, 0, &m), 0);
 	assert_string_equal(a_of(&m, 1, a), "192.0.2.66");
-	assert_int_equal(step_revert(&s, NULL, 0, &err), 0);
-	step_free(&s);
+	assert_int_equal(test_step_revert(&s, NULL, 0, &err), 0);
+	test_step_free(&s);
 
 	/* slow: each answer waits, UDP and TCP. */
 	assert_int_equal(step_apply(&s, "bad-resolver", "slow",
@@ -550,14 +500,14 @@ static void test_bad_resolver_modes(void **state_)
 	t0 = mono_now();
 	assert_int_equal(ask("api.lab.test", DNS_T_A, true, 0, &m), 0);
 	assert_true(mono_now() - t0 >= 0.39);
-	assert_int_equal(step_revert(&s, NULL, 0, &err), 0);
-	step_free(&s);
+	assert_int_equal(test_step_revert(&s, NULL, 0, &err), 0);
+	test_step_free(&s);
 }
 
 static void test_probability(void **state_)
 {
 	struct cl_error err;
-	struct step s1, s2;
+	struct test_step s1, s2;
 	int counts[17] = { 0 };
 
 	/* 30% SERVFAIL and 20% NXDOMAIN stacked, 200 queries: each rate within
@@ -575,50 +525,50 @@ static void test_probability(void **state_)
 	assert_in_range(counts[DNS_R_NXDOMAIN], 40 - 29, 40 + 29);
 	assert_int_equal(counts[16], 0);
 	assert_int_equal(counts[DNS_R_SERVFAIL] + counts[DNS_R_NXDOMAIN] + counts[0], 200);
-	assert_int_equal(step_revert(&s1, NULL, 0, &err), 0);
-	assert_int_equal(step_revert(&s2, NULL, 0, &err), 0);
-	step_free(&s1);
-	step_free(&s2);
+	assert_int_equal(test_step_revert(&s1, NULL, 0, &err), 0);
+	assert_int_equal(test_step_revert(&s2, NULL, 0, &err), 0);
+	test_step_free(&s1);
+	test_step_free(&s2);
 }
 
 static void test_rule_changed_is_left_alone(void **state_)
 {
 	struct cl_error err;
 	char report[256], path[400];
-	struct step s;
+	struct test_step s;
 	struct stat st;
 
 	assert_int_equal(step_apply(&s, "bad-resolver", "edited", "{\"mode\": \"refused\"}", &err),
 			 0);
 	snprintf(path, sizeof(path), "%s/lab/dns/rules.d/edited.rule", state);
 	write_file(path, "refused 0.5\n");
-	assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
 	assert_non_null(strstr(report, "left"));
 	assert_non_null(strstr(report, "changed since chaoslab wrote it"));
 	assert_int_equal(stat(path, &st), 0);
 	unlink(path);
 	usleep(250000); /* the server's next look at rules.d */
-	step_free(&s);
+	test_step_free(&s);
 
 	/* A bare intent (the harness died before apply saved anything). */
 	memset(&s, 0, sizeof(s));
 	s.in = injector_find("bad-resolver");
 	snprintf(s.id, sizeof(s.id), "never");
 	s.undo = cJSON_CreateObject();
-	assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
 	assert_string_equal(report, "");
-	step_free(&s);
+	test_step_free(&s);
 
 	/* Parameters that do not go together are refused at load. */
 	assert_int_equal(step_apply(&s, "bad-resolver", "x",
 				    "{\"mode\": \"servfail\", \"delay_ms\": 5}", &err),
 			 -1);
 	assert_non_null(strstr(err.msg, "delay_ms applies to mode slow"));
-	step_free(&s);
+	test_step_free(&s);
 	assert_int_equal(step_apply(&s, "bad-resolver", "x",
 				    "{\"mode\": \"dead_resolver\", \"probability\": 0.5}", &err),
 			 -1);
-	step_free(&s);
+	test_step_free(&s);
 }
 
 /* ---- the dns-resolve verifier --------------------------------------------------- */
@@ -660,7 +610,7 @@ static int check(const char *with, char *obs, size_t size)
 static void test_dns_resolve_verifier(void **state_)
 {
 	struct cl_error err;
-	struct step s;
+	struct test_step s;
 	char obs[256];
 
 	assert_int_equal(check("{\"service\": \"dns\", \"count\": 20, \"expect\": \"127.0.0.1\"}",
@@ -690,15 +640,15 @@ static void test_dns_resolve_verifier(void **state_)
 	assert_non_null(strstr(obs, "/100, "));
 	assert_int_equal(check("{\"service\": \"dns\", \"count\": 100}", obs, sizeof(obs)),
 			 CHECK_NOT_MET);
-	assert_int_equal(step_revert(&s, NULL, 0, &err), 0);
-	step_free(&s);
+	assert_int_equal(test_step_revert(&s, NULL, 0, &err), 0);
+	test_step_free(&s);
 
 	/* Truncated over UDP: the verifier asks again over TCP, as glibc does. */
 	assert_int_equal(step_apply(&s, "bad-resolver", "tc", "{\"mode\": \"truncate\"}", &err), 0);
 	assert_int_equal(check("{\"service\": \"dns\", \"count\": 10}", obs, sizeof(obs)),
 			 CHECK_MET);
-	assert_int_equal(step_revert(&s, NULL, 0, &err), 0);
-	step_free(&s);
+	assert_int_equal(test_step_revert(&s, NULL, 0, &err), 0);
+	test_step_free(&s);
 
 	/* Dropped: timeouts, the p95 at the timeout. */
 	assert_int_equal(step_apply(&s, "bad-resolver", "drop", "{\"mode\": \"timeout\"}", &err),
@@ -708,8 +658,8 @@ static void test_dns_resolve_verifier(void **state_)
 			       obs, sizeof(obs)),
 			 CHECK_MET);
 	assert_non_null(strstr(obs, "timeout 10/10"));
-	assert_int_equal(step_revert(&s, NULL, 0, &err), 0);
-	step_free(&s);
+	assert_int_equal(test_step_revert(&s, NULL, 0, &err), 0);
+	test_step_free(&s);
 
 	/* A server that is not there: refused at once, not a timeout. */
 	{
@@ -729,7 +679,7 @@ static void test_dns_resolve_verifier(void **state_)
 static void test_needs_the_service(void **state_)
 {
 	struct cl_error err;
-	struct step s;
+	struct test_step s;
 	char saved[64];
 
 	/* Another run id: no dns worker carries its tag. */
@@ -738,7 +688,7 @@ static void test_needs_the_service(void **state_)
 	assert_int_equal(step_apply(&s, "bad-resolver", "x", "{\"mode\": \"servfail\"}", &err), -1);
 	assert_non_null(strstr(err.msg, "list dns under the scenario's lab:"));
 	snprintf(run_id, sizeof(run_id), "%s", saved);
-	step_free(&s);
+	test_step_free(&s);
 }
 
 /* ---- setup ------------------------------------------------------------------------- */
@@ -765,9 +715,9 @@ static int group_teardown(void **state_)
 {
 	struct cl_error err;
 	char cmd[300];
-	int rc = step_revert(&lab, NULL, 0, &err);
+	int rc = test_step_revert(&lab, NULL, 0, &err);
 
-	step_free(&lab);
+	test_step_free(&lab);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", state);
 	if (system(cmd))
 		rc = -1;

@@ -31,6 +31,7 @@
 #include "lab/network.h"
 #include "sys/proc.h"
 #include "sys/worker.h"
+#include "support/step.h"
 
 static char run_id[64];
 static char state_path[256];
@@ -160,64 +161,15 @@ static int http_status(const char *host, int port, const char *path)
 
 /* ---- the lab service and the injector ------------------------------------------------ */
 
-struct step {
-	const struct injector *in;
-	struct params params;
-	struct inject_ctx ctx;
-	cJSON *undo;
-	char id[32];
-};
-
-static int step_apply(struct step *s, const char *type, const char *id, const char *with,
+/* Parse, validate and apply `with` as the engine would (support/step.h),
+ * in this test's run and state directory. */
+static int step_apply(struct test_step *s, const char *type, const char *id, const char *with,
 		      struct cl_error *err)
 {
-	struct doc_node *d;
-	char msg[256] = "";
-
-	memset(s, 0, sizeof(*s));
-	s->in = injector_find(type);
-	assert_non_null(s->in);
-	snprintf(s->id, sizeof(s->id), "%s", id);
-	cl_error_clear(err);
-	d = doc_parse_json("test", with, strlen(with), err);
-	assert_non_null(d);
-	assert_int_equal(params_from_doc(&s->params, s->in->params, d, "test", NULL, "with", err),
-			 0);
-	doc_free(d);
-	if (s->in->validate && s->in->validate(&s->params, msg, sizeof(msg)))
-		fail_msg("%s %s: %s", type, with, msg);
-	s->undo = cJSON_CreateObject();
-	cJSON_AddStringToObject(s->undo, "run", run_id);
-	cJSON_AddStringToObject(s->undo, "step", id);
-	s->ctx = (struct inject_ctx){ .run_id = run_id,
-				      .step_id = s->id,
-				      .state_dir = state_path,
-				      .params = &s->params,
-				      .undo = s->undo };
-	return s->in->apply(&s->ctx, err);
+	return test_step_apply(s, type, run_id, id, state_path, with, err);
 }
 
-/* Revert; returns the rc, report in report. */
-static int step_revert(struct step *s, char *report, size_t size, struct cl_error *err)
-{
-	struct revert_ctx rc = {
-		.run_id = run_id, .step_id = s->id, .state_dir = state_path, .undo = s->undo
-	};
-	int r;
-
-	cl_error_clear(err);
-	r = s->in->revert(&rc, err);
-	snprintf(report, size, "%s", rc.report);
-	return r;
-}
-
-static void step_free(struct step *s)
-{
-	params_release(&s->params);
-	cJSON_Delete(s->undo);
-}
-
-static pid_t step_pid(const struct step *s)
+static pid_t step_pid(const struct test_step *s)
 {
 	const cJSON *w = cJSON_GetArrayItem(cJSON_GetObjectItem(s->undo, "workers"), 0);
 	struct proc_ident id;
@@ -226,7 +178,7 @@ static pid_t step_pid(const struct step *s)
 	return id.pid;
 }
 
-static void api_start(struct step *api, int port)
+static void api_start(struct test_step *api, int port)
 {
 	struct cl_error err;
 	char with[128];
@@ -236,15 +188,15 @@ static void api_start(struct step *api, int port)
 		fail_msg("demo-api: %s", err.msg);
 }
 
-static void api_stop(struct step *api)
+static void api_stop(struct test_step *api)
 {
 	char report[256];
 	struct cl_error err;
 	pid_t pid = step_pid(api);
 
-	assert_int_equal(step_revert(api, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(api, report, sizeof(report), &err), 0);
 	waitpid(pid, NULL, 0);
-	step_free(api);
+	test_step_free(api);
 }
 
 static void conf_path(char *buf, size_t size)
@@ -326,7 +278,7 @@ static void wait_log(const char *path, const char *want)
 
 static void test_wrong_port(void **state)
 {
-	struct step api, mis;
+	struct test_step api, mis;
 	struct cl_error err;
 	char path[300], *before, *during, *after, report[256], diff[512], want[256], local[64];
 	char log_path[320], *log;
@@ -381,7 +333,7 @@ static void test_wrong_port(void **state)
 	free(log);
 
 	/* Revert: the file byte for byte, the service back where it was. */
-	assert_int_equal(step_revert(&mis, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&mis, report, sizeof(report), &err), 0);
 	snprintf(want, sizeof(want), "restored %s and reloaded demo-api", path);
 	assert_string_equal(report, want);
 	after = read_file(path, &alen);
@@ -392,18 +344,18 @@ static void test_wrong_port(void **state)
 	wait_ss(pid, local, true, NULL);
 	assert_int_equal(http_status("127.0.0.1", port, "/health"), 200);
 	/* Idempotent. */
-	assert_int_equal(step_revert(&mis, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&mis, report, sizeof(report), &err), 0);
 	assert_string_equal(report, "");
 	free(after);
 	free(during);
 	free(before);
-	step_free(&mis);
+	test_step_free(&mis);
 	api_stop(&api);
 }
 
 static void test_engineer_fix_left_alone(void **state)
 {
-	struct step api, mis;
+	struct test_step api, mis;
 	struct cl_error err;
 	char path[300], fixed[1024], *now, report[256], want[400], local[64];
 	int port = free_port_pair();
@@ -421,19 +373,19 @@ static void test_engineer_fix_left_alone(void **state)
 	kill(pid, SIGHUP);
 	snprintf(local, sizeof(local), "127.0.0.1:%d", port);
 	wait_ss(pid, local, true, NULL);
-	assert_int_equal(step_revert(&mis, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&mis, report, sizeof(report), &err), 0);
 	snprintf(want, sizeof(want), "left %s as it is: it changed since chaoslab wrote it", path);
 	assert_string_equal(report, want);
 	now = read_file(path, NULL);
 	assert_string_equal(now, fixed);
 	free(now);
-	step_free(&mis);
+	test_step_free(&mis);
 	api_stop(&api);
 }
 
 static void test_wrong_address(void **state)
 {
-	struct step api, mis;
+	struct test_step api, mis;
 	struct cl_error err;
 	char path[300], *before, *after, report[256], local[64], wrong[64];
 	size_t blen, alen;
@@ -460,14 +412,14 @@ static void test_wrong_address(void **state)
 	snprintf(local, sizeof(local), "127.0.0.1:%d", port);
 	wait_ss(pid, local, false, NULL);
 	assert_int_equal(http_status("127.0.0.1", port, "/health"), 0);
-	assert_int_equal(step_revert(&mis, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&mis, report, sizeof(report), &err), 0);
 	wait_ss(pid, local, true, NULL);
 	after = read_file(path, &alen);
 	assert_int_equal(alen, blen);
 	assert_memory_equal(after, before, blen);
 	free(before);
 	free(after);
-	step_free(&mis);
+	test_step_free(&mis);
 
 	/* An address given by the scenario. */
 	if (step_apply(&mis, "service-misconfig", "misconfig",
@@ -475,15 +427,15 @@ static void test_wrong_address(void **state)
 		fail_msg("apply: %s", err.msg);
 	snprintf(wrong, sizeof(wrong), "127.0.0.3:%d", port);
 	wait_ss(pid, wrong, true, NULL);
-	assert_int_equal(step_revert(&mis, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&mis, report, sizeof(report), &err), 0);
 	wait_ss(pid, local, true, NULL);
-	step_free(&mis);
+	test_step_free(&mis);
 	api_stop(&api);
 }
 
 static void test_drain(void **state)
 {
-	struct step api, mis;
+	struct test_step api, mis;
 	struct cl_error err;
 	char path[300], *before, *after, *during, report[256], diff[256];
 	size_t blen, alen;
@@ -505,14 +457,14 @@ static void test_drain(void **state)
 	assert_string_equal(diff, "-drain = off\n+drain = on\n");
 	/* Draining twice is refused: there is nothing to break. */
 	{
-		struct step again;
+		struct test_step again;
 		assert_int_equal(step_apply(&again, "service-misconfig", "again",
 					    "{\"mode\": \"drain\"}", &err),
 				 -1);
 		assert_non_null(strstr(err.msg, "draining already"));
-		step_free(&again);
+		test_step_free(&again);
 	}
-	assert_int_equal(step_revert(&mis, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&mis, report, sizeof(report), &err), 0);
 	for (int i = 0; i < 50 && http_status("127.0.0.1", port, "/health") != 200; i++)
 		usleep(20000);
 	assert_int_equal(http_status("127.0.0.1", port, "/health"), 200);
@@ -522,13 +474,13 @@ static void test_drain(void **state)
 	free(before);
 	free(during);
 	free(after);
-	step_free(&mis);
+	test_step_free(&mis);
 	api_stop(&api);
 }
 
 static void test_refusals(void **state)
 {
-	struct step api, mis;
+	struct test_step api, mis;
 	struct cl_error err;
 	char path[300], *before, *after, text[512];
 	size_t blen, alen;
@@ -538,7 +490,7 @@ static void test_refusals(void **state)
 	/* No service running in this run. */
 	assert_int_equal(step_apply(&mis, "service-misconfig", "misconfig", "{}", &err), -1);
 	assert_non_null(strstr(err.msg, "demo-api is not running"));
-	step_free(&mis);
+	test_step_free(&mis);
 
 	api_start(&api, port);
 	conf_path(path, sizeof(path));
@@ -553,7 +505,7 @@ static void test_refusals(void **state)
 	after = read_file(path, &alen);
 	assert_string_equal(after, text);
 	free(after);
-	step_free(&mis);
+	test_step_free(&mis);
 	write_file(path, before);
 
 	/* The wrong port given is taken: refused; the default moves past one. */
@@ -567,14 +519,14 @@ static void test_refusals(void **state)
 		assert_int_equal(step_apply(&mis, "service-misconfig", "misconfig", with, &err),
 				 -1);
 		assert_non_null(strstr(err.msg, "is taken"));
-		step_free(&mis);
+		test_step_free(&mis);
 		if (step_apply(&mis, "service-misconfig", "misconfig", "{}", &err))
 			fail_msg("apply: %s", err.msg);
 		snprintf(want, sizeof(want), "127.0.0.1:%d", port + 1);
 		assert_string_not_equal(cJSON_GetObjectItem(mis.undo, "listen_after")->valuestring,
 					want);
-		assert_int_equal(step_revert(&mis, report, sizeof(report), &err), 0);
-		step_free(&mis);
+		assert_int_equal(test_step_revert(&mis, report, sizeof(report), &err), 0);
+		test_step_free(&mis);
 	}
 	close(fd);
 	free(before);
@@ -585,7 +537,7 @@ static void test_refusals(void **state)
 static void test_revert_from_journal(void **state)
 {
 	const struct injector *in = injector_find("service-misconfig");
-	struct step api, mis;
+	struct test_step api, mis;
 	struct cl_error err;
 	char path[300], tmp[320], *before, *after, report[256], want[400];
 	size_t blen, alen;
@@ -622,7 +574,7 @@ static void test_revert_from_journal(void **state)
 		cJSON *id = cJSON_GetObjectItem(mis.undo, "service_ident");
 		cJSON_ReplaceItemInObject(id, "start_time", cJSON_CreateNumber(1));
 	}
-	assert_int_equal(step_revert(&mis, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&mis, report, sizeof(report), &err), 0);
 	snprintf(want, sizeof(want), "restored %s", path);
 	assert_string_equal(report, want);
 	assert_int_equal(access(tmp, F_OK), -1);
@@ -632,7 +584,7 @@ static void test_revert_from_journal(void **state)
 	free(after);
 	/* (the service itself still listens on the wrong port: nobody told it) */
 	kill(step_pid(&api), SIGHUP);
-	step_free(&mis);
+	test_step_free(&mis);
 
 	/* Journaled, then the harness died before writing: the file is the
 	 * original, nothing to do. */
@@ -644,7 +596,7 @@ static void test_revert_from_journal(void **state)
 	if (step_apply(&mis, "service-misconfig", "misconfig", "{}", &err))
 		fail_msg("apply: %s", err.msg);
 	write_file(path, before);
-	assert_int_equal(step_revert(&mis, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&mis, report, sizeof(report), &err), 0);
 	assert_string_equal(report, "");
 	kill(step_pid(&api), SIGHUP);
 	{
@@ -652,17 +604,17 @@ static void test_revert_from_journal(void **state)
 		snprintf(local, sizeof(local), "127.0.0.1:%d", port);
 		wait_ss(step_pid(&api), local, true, NULL);
 	}
-	step_free(&mis);
+	test_step_free(&mis);
 
 	/* The file is gone: left alone, said so. */
 	if (step_apply(&mis, "service-misconfig", "misconfig", "{\"mode\": \"drain\"}", &err))
 		fail_msg("apply: %s", err.msg);
 	assert_int_equal(unlink(path), 0);
-	assert_int_equal(step_revert(&mis, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&mis, report, sizeof(report), &err), 0);
 	assert_non_null(strstr(report, "it was removed"));
 	assert_int_equal(access(path, F_OK), -1);
 	write_file(path, before);
-	step_free(&mis);
+	test_step_free(&mis);
 	free(before);
 	api_stop(&api);
 }
@@ -670,7 +622,7 @@ static void test_revert_from_journal(void **state)
 /* demo-api's own handling of its config: what a reload keeps and refuses. */
 static void test_demo_api_reload(void **state)
 {
-	struct step api;
+	struct test_step api;
 	char path[300], text[256], log_path[320], pidfile[320], *log, *pidtext, status[4096];
 	char local[64];
 	int port = free_port(), other;
@@ -753,7 +705,7 @@ static void test_demo_api_reload(void **state)
  * address is the namespace's loopback, which the host cannot reach. */
 static void test_in_lab_network(void **state)
 {
-	struct step net, api, mis;
+	struct test_step net, api, mis;
 	struct lab_net_info info;
 	struct cl_error err;
 	char name[32], report[256], local[64], lines[4096], text[64];
@@ -768,8 +720,8 @@ static void test_in_lab_network(void **state)
 	setenv("CHAOSLAB_NETNS", name, 1);
 	if (step_apply(&net, "lab-network", "lab-network", "{}", &err)) {
 		print_message("skipped: no lab network here: %s\n", err.msg);
-		step_revert(&net, report, sizeof(report), &err);
-		step_free(&net);
+		test_step_revert(&net, report, sizeof(report), &err);
+		test_step_free(&net);
 		unsetenv("CHAOSLAB_NETNS");
 		skip();
 	}
@@ -798,14 +750,14 @@ static void test_in_lab_network(void **state)
 	if (have("curl"))
 		assert_string_equal(text, "200");
 
-	assert_int_equal(step_revert(&mis, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&mis, report, sizeof(report), &err), 0);
 	snprintf(local, sizeof(local), "0.0.0.0:%d", port);
 	wait_ss(pid, local, true, name);
 	assert_int_equal(http_status(info.lab_addr, port, "/health"), 200);
-	step_free(&mis);
+	test_step_free(&mis);
 	api_stop(&api);
-	assert_int_equal(step_revert(&net, report, sizeof(report), &err), 0);
-	step_free(&net);
+	assert_int_equal(test_step_revert(&net, report, sizeof(report), &err), 0);
+	test_step_free(&net);
 	unsetenv("CHAOSLAB_NETNS");
 	assert_int_equal(lab_net_status(name, &info, &err), LAB_NET_ABSENT);
 }

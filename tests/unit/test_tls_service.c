@@ -38,6 +38,7 @@
 #include "sys/proc.h"
 #include "sys/worker.h"
 #include "sys/x509.h"
+#include "support/step.h"
 
 static char run_id[64], state[256], tls_dir[320];
 static int port;
@@ -58,63 +59,15 @@ static int free_port(void)
 
 /* ---- steps ------------------------------------------------------------------ */
 
-struct step {
-	struct params params;
-	cJSON *undo;
-	char id[32];
-	const struct injector *in;
-};
-
-static int step_apply(struct step *s, const char *type, const char *id, const char *with,
+/* Parse, validate and apply `with` as the engine would (support/step.h),
+ * in this test's run and state directory. */
+static int step_apply(struct test_step *s, const char *type, const char *id, const char *with,
 		      struct cl_error *err)
 {
-	struct doc_node *d;
-	struct inject_ctx ctx;
-	char msg[256];
-
-	memset(s, 0, sizeof(*s));
-	s->in = injector_find(type);
-	assert_non_null(s->in);
-	snprintf(s->id, sizeof(s->id), "%s", id);
-	cl_error_clear(err);
-	d = doc_parse_json("test", with, strlen(with), err);
-	assert_non_null(d);
-	if (params_from_doc(&s->params, s->in->params, d, "test", NULL, "with", err))
-		fail_msg("params: %s", err->msg);
-	doc_free(d);
-	if (s->in->validate && s->in->validate(&s->params, msg, sizeof(msg)))
-		return cl_error_set(err, CL_EXIT_USAGE, "%s", msg);
-	s->undo = cJSON_CreateObject();
-	ctx = (struct inject_ctx){ .run_id = run_id,
-				   .step_id = s->id,
-				   .state_dir = state,
-				   .params = &s->params,
-				   .undo = s->undo };
-	return s->in->apply(&ctx, err);
+	return test_step_apply(s, type, run_id, id, state, with, err);
 }
 
-static int step_revert(struct step *s, char *report, size_t size, struct cl_error *err)
-{
-	struct revert_ctx rc = {
-		.run_id = run_id, .step_id = s->id, .state_dir = state, .undo = s->undo
-	};
-	int r;
-
-	cl_error_clear(err);
-	r = s->in->revert(&rc, err);
-	if (report)
-		snprintf(report, size, "%s", rc.report);
-	return r;
-}
-
-static void step_free(struct step *s)
-{
-	params_release(&s->params);
-	cJSON_Delete(s->undo);
-	s->undo = NULL;
-}
-
-static struct step lab;
+static struct test_step lab;
 
 static void lab_start(void)
 {
@@ -130,8 +83,8 @@ static void lab_stop(void)
 {
 	struct cl_error err;
 
-	assert_int_equal(step_revert(&lab, NULL, 0, &err), 0);
-	step_free(&lab);
+	assert_int_equal(test_step_revert(&lab, NULL, 0, &err), 0);
+	test_step_free(&lab);
 }
 
 static pid_t tls_pid(void)
@@ -440,7 +393,7 @@ static void test_expired_cert_modes(void **state_)
 	orig_key = file_of(LAB_TLS_KEY, &ok);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct mode_case *c = &cases[i];
-		struct step s;
+		struct test_step s;
 		char with[200];
 
 		if (step_apply(&s, "expired-cert", "cert", c->with, &err))
@@ -462,7 +415,7 @@ static void test_expired_cert_modes(void **state_)
 				fail_msg("openssl s_client said: %s", out);
 		}
 		/* Reverted: byte for byte, and served again. */
-		assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
+		assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
 		assert_string_equal(report,
 				    "restored the original certificate and reloaded the tls "
 				    "service");
@@ -479,8 +432,8 @@ static void test_expired_cert_modes(void **state_)
 				       sizeof(obs)),
 				 CHECK_MET);
 		/* Idempotent. */
-		assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
-		step_free(&s);
+		assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
+		test_step_free(&s);
 	}
 	free(orig_cert);
 	free(orig_key);
@@ -489,7 +442,7 @@ static void test_expired_cert_modes(void **state_)
 static void test_expiring_soon_alert(void **state_)
 {
 	struct cl_error err;
-	struct step s;
+	struct test_step s;
 	char obs[256], out[4096], cmd[600];
 
 	assert_int_equal(step_apply(&s, "expired-cert", "soon",
@@ -514,8 +467,8 @@ static void test_expiring_soon_alert(void **state_)
 		assert_int_equal(run(cmd, out, sizeof(out)), 1);
 		assert_non_null(strstr(out, "Certificate will expire"));
 	}
-	assert_int_equal(step_revert(&s, NULL, 0, &err), 0);
-	step_free(&s);
+	assert_int_equal(test_step_revert(&s, NULL, 0, &err), 0);
+	test_step_free(&s);
 }
 
 /* The engineer's rotation: a new pair from the lab CA. */
@@ -562,7 +515,7 @@ static void rotate(void)
 static void test_rotated_is_left_alone(void **state_)
 {
 	struct cl_error err;
-	struct step s;
+	struct test_step s;
 	char obs[256], report[256], *rotated, *after;
 	size_t rl, al;
 
@@ -574,29 +527,29 @@ static void test_rotated_is_left_alone(void **state_)
 	assert_int_equal(check("{\"service\": \"tls\", \"min_days\": 30}", obs, sizeof(obs)),
 			 CHECK_MET);
 	rotated = file_of(LAB_TLS_CERT, &rl);
-	assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
 	assert_non_null(strstr(report, "alone: replaced since chaoslab wrote it"));
 	after = file_of(LAB_TLS_CERT, &al);
 	assert_int_equal(al, rl);
 	assert_memory_equal(after, rotated, rl);
 	free(rotated);
 	free(after);
-	step_free(&s);
+	test_step_free(&s);
 
 	/* A bare intent changes nothing. */
 	memset(&s, 0, sizeof(s));
 	s.in = injector_find("expired-cert");
 	snprintf(s.id, sizeof(s.id), "never");
 	s.undo = cJSON_CreateObject();
-	assert_int_equal(step_revert(&s, report, sizeof(report), &err), 0);
+	assert_int_equal(test_step_revert(&s, report, sizeof(report), &err), 0);
 	assert_string_equal(report, "");
-	step_free(&s);
+	test_step_free(&s);
 }
 
 static void test_restart_replaces_unusable(void **state_)
 {
 	struct cl_error err;
-	struct step s;
+	struct test_step s;
 	char obs[256], *log;
 	size_t n;
 
@@ -604,7 +557,7 @@ static void test_restart_replaces_unusable(void **state_)
 	 * would), then start the service anew. */
 	assert_int_equal(step_apply(&s, "expired-cert", "cert", "{\"mode\": \"expired\"}", &err),
 			 0);
-	step_free(&s);
+	test_step_free(&s);
 	lab_stop();
 	lab_start();
 	assert_int_equal(check("{\"service\": \"tls\", \"min_days\": 30}", obs, sizeof(obs)),
@@ -635,7 +588,7 @@ static void test_http_probe_over_tls(void **state_)
 	struct probe_http_result r;
 	struct probe_url u;
 	struct cl_error err;
-	struct step s;
+	struct test_step s;
 	char url[128];
 
 	snprintf(url, sizeof(url), "https://api.lab.test:%d/health", port);
@@ -657,26 +610,26 @@ static void test_http_probe_over_tls(void **state_)
 	opts.tls_verify = false;
 	assert_int_equal(probe_http_get(&u, &opts, &r, &err), 0);
 	assert_int_equal(r.status, 200);
-	assert_int_equal(step_revert(&s, NULL, 0, &err), 0);
-	step_free(&s);
+	assert_int_equal(test_step_revert(&s, NULL, 0, &err), 0);
+	test_step_free(&s);
 	probe_set_tls(NULL);
 }
 
 static void test_validation(void **state_)
 {
 	struct cl_error err;
-	struct step s;
+	struct test_step s;
 
 	assert_int_equal(step_apply(&s, "expired-cert", "x",
 				    "{\"mode\": \"expired\", \"name\": \"a.lab.test\"}", &err),
 			 -1);
 	assert_non_null(strstr(err.msg, "name applies to mode hostname_mismatch only"));
-	step_free(&s);
+	test_step_free(&s);
 	assert_int_equal(step_apply(&s, "expired-cert", "x",
 				    "{\"mode\": \"hostname_mismatch\", \"name\": \"api.lab.test\"}",
 				    &err),
 			 -1);
-	step_free(&s);
+	test_step_free(&s);
 	/* Without the service: refused up front. */
 	{
 		char saved[64];
@@ -687,7 +640,7 @@ static void test_validation(void **state_)
 			step_apply(&s, "expired-cert", "x", "{\"mode\": \"expired\"}", &err), -1);
 		assert_non_null(strstr(err.msg, "list tls under the scenario's lab:"));
 		snprintf(run_id, sizeof(run_id), "%s", saved);
-		step_free(&s);
+		test_step_free(&s);
 	}
 }
 
