@@ -18,7 +18,14 @@
  * Conditions, all of which must hold: max_p95_ms / min_p95_ms on the chosen
  * phase's 95th percentile, min_success_percent / max_success_percent. When
  * status or body_contains is given, or no other condition is, every request
- * must succeed unless a success percentage says otherwise. */
+ * must succeed unless a success percentage says otherwise.
+ *
+ * https: the certificate is checked as curl checks it without -k (the
+ * system's store and the lab CA, and the name asked for), unless verify is
+ * false; a request that fails the check fails, with the reason. A lab
+ * service is reached as scheme://NAME:PORT/path while connecting to its
+ * address, the way `curl --resolve NAME:PORT:ADDRESS` does: NAME is the SNI,
+ * the name the certificate must carry and the Host header. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -28,6 +35,8 @@
 
 #include "core/registry.h"
 #include "sys/probe.h"
+
+static const char *const http_schemes[] = { "http", "https", NULL };
 
 static const char *const http_phases[] = { "total", "first_byte", "connect", "dns", "tls", NULL };
 
@@ -40,6 +49,14 @@ static const struct param_spec http_params[] = {
 	  "a lab service of this scenario: GET http://ITS-ADDRESS:PORT/path" },
 	{ "path", PARAM_STRING, false, NULL, 0, 1000, NULL,
 	  "with service: the path and query to GET (default /)" },
+	{ "scheme", PARAM_ENUM, false, "http", 0, 0, http_schemes,
+	  "with service: http, or https (the tls lab service)" },
+	{ "name", PARAM_STRING, false, NULL, 1, 253, NULL,
+	  "with service: the host name to reach it as (TLS SNI, certificate name, Host header), "
+	  "connecting to its address like curl --resolve" },
+	{ "verify", PARAM_BOOL, false, "true", 0, 0, NULL,
+	  "https: check the certificate (system store and lab CA) and its name, as curl does "
+	  "without -k" },
 	{ "count", PARAM_INT, false, "5", 1, 50, NULL, "requests per check" },
 	{ "timeout_ms", PARAM_INT, false, "5000", 50, 60000, NULL,
 	  "give one request up after this long (it counts in total as slower than any limit)" },
@@ -81,6 +98,23 @@ static int http_validate(const struct params *p, char *msg, size_t size)
 		snprintf(msg, size, "path goes with service; put it in the url");
 		return -1;
 	}
+	if (url && (params_get(p, "scheme")->given || params_isset(p, "name"))) {
+		snprintf(msg, size, "%s goes with service; put it in the url",
+			 params_get(p, "scheme")->given ? "scheme" : "name");
+		return -1;
+	}
+	if (params_isset(p, "name")) {
+		const char *n = params_str(p, "name", "");
+
+		for (const char *c = n; *c; c++)
+			if (!isalnum((unsigned char)*c) && *c != '-' && *c != '.') {
+				snprintf(
+					msg, size,
+					"name '%s' is not a host name (letters, digits, '-' and '.')",
+					n);
+				return -1;
+			}
+	}
 	if (url && probe_url_parse(params_str(p, "url", ""), &u, &e)) {
 		snprintf(msg, size, "%s", e.msg);
 		return -1;
@@ -108,8 +142,11 @@ static int http_supported(const struct params *p, char *why, size_t size)
 	struct probe_url u;
 	struct cl_error e;
 
-	if (p && params_isset(p, "url") && !probe_url_parse(params_str(p, "url", ""), &u, &e) &&
-	    u.tls && !probe_tls_available()) {
+	bool https = p && (params_isset(p, "url") ?
+				   !probe_url_parse(params_str(p, "url", ""), &u, &e) && u.tls :
+				   !strcmp(params_str(p, "scheme", "http"), "https"));
+
+	if (https && !probe_tls_available()) {
 		snprintf(
 			why, size,
 			"https:// needs a TLS client in the http probe, and this build has none yet");
@@ -119,14 +156,17 @@ static int http_supported(const struct params *p, char *why, size_t size)
 }
 
 /* The URL to GET: 0, 1 when the service is not running (obs says so), -1 with
- * err. */
-static int target(struct check_ctx *ctx, struct probe_url *u, char *obs, size_t size,
-		  struct cl_error *err)
+ * err. A service reached by name gets its address in connect (else ""). */
+static int target(struct check_ctx *ctx, struct probe_url *u, char *connect, size_t csize,
+		  char *obs, size_t size, struct cl_error *err)
 {
 	const char *svc = params_str(ctx->params, "service", NULL);
+	const char *name = params_str(ctx->params, "name", NULL);
+	const char *scheme = params_str(ctx->params, "scheme", "http");
 	char host[256], url[1400];
 	int port;
 
+	connect[0] = '\0';
 	if (!svc)
 		return probe_url_parse(params_str(ctx->params, "url", ""), u, err);
 	if (!ctx->env || !ctx->env->service_addr)
@@ -136,8 +176,14 @@ static int target(struct check_ctx *ctx, struct probe_url *u, char *obs, size_t 
 		snprintf(obs, size, "%s is not running", svc);
 		return 1;
 	}
-	snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%d%s" : "http://%s:%d%s", host,
-		 port, params_str(ctx->params, "path", "/"));
+	if (name) {
+		snprintf(connect, csize, "%s", host);
+		snprintf(url, sizeof(url), "%s://%s:%d%s", scheme, name, port,
+			 params_str(ctx->params, "path", "/"));
+	} else {
+		snprintf(url, sizeof(url), strchr(host, ':') ? "%s://[%s]:%d%s" : "%s://%s:%d%s",
+			 scheme, host, port, params_str(ctx->params, "path", "/"));
+	}
 	return probe_url_parse(url, u, err);
 }
 
@@ -187,7 +233,9 @@ static int http_check(struct check_ctx *ctx, char *obs, size_t size, struct cl_e
 	int want = (int)params_int(p, "status", 200);
 	const char *needle = params_str(p, "body_contains", NULL);
 	int ph = 0;
-	struct probe_http_opts opts = { .timeout_ms = (int)params_int(p, "timeout_ms", 5000) };
+	struct probe_http_opts opts = { .timeout_ms = (int)params_int(p, "timeout_ms", 5000),
+					.tls_verify = params_bool(p, "verify", true) };
+	char connect[256];
 	double v[PH_COUNT][MAX_COUNT];
 	size_t nv[PH_COUNT] = { 0 }, len = 0;
 	struct probe_stats st[PH_COUNT];
@@ -202,7 +250,7 @@ static int http_check(struct check_ctx *ctx, char *obs, size_t size, struct cl_e
 	for (const char *const *c = http_phases; *c; c++, ph++)
 		if (!strcmp(*c, params_str(p, "phase", "total")))
 			break;
-	r = target(ctx, &u, obs, size, err);
+	r = target(ctx, &u, connect, sizeof(connect), obs, size, err);
 	if (r < 0) {
 		cl_error_prefix(err, "http");
 		return CHECK_ERROR;
@@ -210,6 +258,8 @@ static int http_check(struct check_ctx *ctx, char *obs, size_t size, struct cl_e
 	if (r > 0)
 		return CHECK_NOT_MET;
 	tls = u.tls;
+	if (connect[0])
+		opts.connect_host = connect;
 	for (int i = 0; i < count; i++) {
 		struct probe_http_result res;
 		struct cl_error e;
@@ -225,7 +275,9 @@ static int http_check(struct check_ctx *ctx, char *obs, size_t size, struct cl_e
 				v[PH_TOTAL][nv[PH_TOTAL]++] = INFINITY;
 			if (!why[0]) {
 				snprintf(why, sizeof(why), "%s", e.msg);
-				why[0] = (char)tolower((unsigned char)why[0]);
+				/* "Connection refused" -> "connection refused"; "TLS ..." stays. */
+				if (!isupper((unsigned char)why[1]))
+					why[0] = (char)tolower((unsigned char)why[0]);
 			}
 			continue;
 		}

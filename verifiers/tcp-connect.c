@@ -147,7 +147,9 @@ static int tcp_connect_check(struct check_ctx *ctx, char *obs, size_t size, stru
 			samples[n++] = INFINITY;
 		} else if (!why[0]) {
 			snprintf(why, sizeof(why), "%s", e.errnum ? strerror(e.errnum) : e.msg);
-			why[0] = (char)tolower((unsigned char)why[0]);
+			/* "Connection refused" -> "connection refused"; "TLS ..." stays. */
+			if (!isupper((unsigned char)why[1]))
+				why[0] = (char)tolower((unsigned char)why[0]);
 		}
 	}
 	probe_stats_compute(samples, n, &st);

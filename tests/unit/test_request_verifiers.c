@@ -381,6 +381,20 @@ static void test_validate(void **state)
 	validate_msg("http", "{\"url\": \"http://127.0.0.1:1/\", \"status\": 503}", msg,
 		     sizeof(msg));
 	assert_string_equal(msg, "");
+	validate_msg("http", "{\"url\": \"https://x/\", \"scheme\": \"https\"}", msg, sizeof(msg));
+	assert_string_equal(msg, "scheme goes with service; put it in the url");
+	validate_msg("http", "{\"url\": \"https://x/\", \"name\": \"api.lab.test\"}", msg,
+		     sizeof(msg));
+	assert_string_equal(msg, "name goes with service; put it in the url");
+	validate_msg("http", "{\"service\": \"tls\", \"name\": \"api lab\"}", msg, sizeof(msg));
+	assert_non_null(strstr(msg, "is not a host name"));
+	validate_msg("http", "{\"service\": \"tls\", \"scheme\": \"ftp\"}", msg, sizeof(msg));
+	assert_non_null(strstr(msg, "ftp"));
+	validate_msg("http",
+		     "{\"service\": \"tls\", \"scheme\": \"https\", \"name\": \"api.lab.test\", "
+		     "\"verify\": false}",
+		     msg, sizeof(msg));
+	assert_string_equal(msg, "");
 
 	validate_msg("port-listening", "{}", msg, sizeof(msg));
 	assert_non_null(strstr(msg, "give port"));
@@ -406,6 +420,15 @@ static void test_validate(void **state)
 		probe_set_tls(NULL);
 		assert_int_equal(v->supported(&p, why, sizeof(why)), -1);
 		assert_non_null(strstr(why, "TLS"));
+		probe_set_tls(&x509_probe_tls);
+		params_release(&p);
+		/* The same for a service spoken to over https. */
+		assert_int_equal(params_load(v, "{\"service\": \"tls\", \"scheme\": \"https\"}", &p,
+					     msg, sizeof(msg)),
+				 0);
+		assert_int_equal(v->supported(&p, why, sizeof(why)), 0);
+		probe_set_tls(NULL);
+		assert_int_equal(v->supported(&p, why, sizeof(why)), -1);
 		probe_set_tls(&x509_probe_tls);
 		params_release(&p);
 	}

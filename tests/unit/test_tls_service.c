@@ -207,9 +207,9 @@ static int env_addr(void *opaque, const char *name, char *host, size_t size, int
 	return 0;
 }
 
-static int check(const char *with, char *obs, size_t size)
+static int check_with(const char *verifier, const char *with, char *obs, size_t size)
 {
-	const struct verifier *v = verifier_find("tls-cert");
+	const struct verifier *v = verifier_find(verifier);
 	struct check_env env = { .service_addr = env_addr };
 	struct params p;
 	struct check_ctx ctx = { .params = &p, .env = &env };
@@ -227,9 +227,14 @@ static int check(const char *with, char *obs, size_t size)
 	r = v->check(&ctx, obs, size, &err);
 	if (r == CHECK_ERROR)
 		snprintf(obs, size, "error: %s", err.msg);
-	print_message("tls-cert %s: %s\n", with, obs);
+	print_message("%s %s: %s\n", verifier, with, obs);
 	params_release(&p);
 	return r;
+}
+
+static int check(const char *with, char *obs, size_t size)
+{
+	return check_with("tls-cert", with, obs, size);
 }
 
 /* ---- tests ------------------------------------------------------------------- */
@@ -615,6 +620,50 @@ static void test_http_probe_over_tls(void **state_)
 	probe_set_tls(NULL);
 }
 
+/* The http verifier speaks https to the service by name, as
+ * `curl --cacert ca.crt --resolve api.lab.test:PORT:127.0.0.1` does. */
+static void test_http_verifier_over_tls(void **state_)
+{
+	static const char by_name[] = "{\"service\": \"tls\", \"scheme\": \"https\", \"name\": "
+				      "\"api.lab.test\", \"path\": \"/health\", \"count\": 2, "
+				      "\"body_contains\": \"ok\"}";
+	struct cl_error err;
+	struct test_step s;
+	char obs[256];
+
+	probe_set_tls(&x509_probe_tls);
+	assert_int_equal(check_with("http", by_name, obs, sizeof(obs)), CHECK_MET);
+	assert_non_null(strstr(obs, "2/2"));
+	/* By address the name does not match the certificate (curl says the
+	 * same), unless verification is off (curl -k). */
+	assert_int_equal(check_with("http",
+				    "{\"service\": \"tls\", \"scheme\": \"https\", \"path\": "
+				    "\"/health\", \"count\": 1}",
+				    obs, sizeof(obs)),
+			 CHECK_NOT_MET);
+	assert_non_null(strstr(obs, "TLS certificate verify failed"));
+	assert_int_equal(check_with("http",
+				    "{\"service\": \"tls\", \"scheme\": \"https\", \"path\": "
+				    "\"/health\", \"count\": 1, \"verify\": false}",
+				    obs, sizeof(obs)),
+			 CHECK_MET);
+	/* Plain http to a TLS port gets no HTTP answer. */
+	assert_int_equal(check_with("http", "{\"service\": \"tls\", \"count\": 1}", obs,
+				    sizeof(obs)),
+			 CHECK_NOT_MET);
+
+	/* An expired certificate fails every request, with the reason. */
+	assert_int_equal(step_apply(&s, "expired-cert", "cert", "{\"mode\": \"expired\"}", &err),
+			 0);
+	assert_int_equal(check_with("http", by_name, obs, sizeof(obs)), CHECK_NOT_MET);
+	assert_non_null(strstr(obs, "certificate has expired"));
+	assert_int_equal(test_step_revert(&s, NULL, 0, &err), 0);
+	test_step_free(&s);
+	usleep(200000);
+	assert_int_equal(check_with("http", by_name, obs, sizeof(obs)), CHECK_MET);
+	probe_set_tls(NULL);
+}
+
 static void test_validation(void **state_)
 {
 	struct cl_error err;
@@ -677,6 +726,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_rotated_is_left_alone),
 		cmocka_unit_test(test_restart_replaces_unusable),
 		cmocka_unit_test(test_http_probe_over_tls),
+		cmocka_unit_test(test_http_verifier_over_tls),
 		cmocka_unit_test(test_validation),
 	};
 	const char *bin = getenv("CHAOSLAB_BIN");
