@@ -618,6 +618,12 @@ static int bad_resolver_revert(struct revert_ctx *ctx, struct cl_error *err)
 	return 0; /* the bare intent: nothing was changed */
 }
 
+/* Server modes act through the lab DNS server. */
+static const char *bad_resolver_lab_needs(const struct params *p)
+{
+	return client_mode(params_str(p, "mode", "")) ? NULL : "dns";
+}
+
 const struct injector bad_resolver_injector = {
 	.name = "bad-resolver",
 	.summary = "make name resolution fail: the lab DNS server misbehaves, or a resolv.conf "
@@ -625,6 +631,7 @@ const struct injector bad_resolver_injector = {
 	.params = bad_resolver_params,
 	.supported = bad_resolver_supported,
 	.validate = bad_resolver_validate,
+	.lab_needs = bad_resolver_lab_needs,
 	.apply = bad_resolver_apply,
 	.revert = bad_resolver_revert,
 };

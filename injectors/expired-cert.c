@@ -342,6 +342,13 @@ out:
 	return rc;
 }
 
+/* The certificate is the lab TLS service's. */
+static const char *expired_cert_lab_needs(const struct params *p)
+{
+	(void)p;
+	return "tls";
+}
+
 const struct injector expired_cert_injector = {
 	.name = "expired-cert",
 	.summary = "serve a bad certificate from the lab TLS service: expired, not yet valid, "
@@ -349,6 +356,7 @@ const struct injector expired_cert_injector = {
 	.params = expired_cert_params,
 	.supported = expired_cert_supported,
 	.validate = expired_cert_validate,
+	.lab_needs = expired_cert_lab_needs,
 	.apply = expired_cert_apply,
 	.revert = expired_cert_revert,
 };

@@ -765,6 +765,12 @@ out:
 	return rc;
 }
 
+/* It edits the configuration of a lab service this drill runs. */
+static const char *service_misconfig_lab_needs(const struct params *p)
+{
+	return params_str(p, "service", "demo-api");
+}
+
 const struct injector service_misconfig_injector = {
 	.name = "service-misconfig",
 	.summary =
@@ -772,6 +778,7 @@ const struct injector service_misconfig_injector = {
 	.params = service_misconfig_params,
 	.supported = service_misconfig_supported,
 	.validate = service_misconfig_validate,
+	.lab_needs = service_misconfig_lab_needs,
 	.apply = service_misconfig_apply,
 	.revert = service_misconfig_revert,
 };

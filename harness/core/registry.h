@@ -58,6 +58,10 @@ struct injector {
 	int (*supported)(const struct params *params, char *why, size_t size);
 	/* Optional cross-parameter checks at load; -1 with msg filled. */
 	int (*validate)(const struct params *params, char *msg, size_t size);
+	/* Optional: the lab service this step cannot work without (its name in
+	 * a scenario's lab: list), or NULL; the loader refuses a scenario that
+	 * does not list it, before anything runs. */
+	const char *(*lab_needs)(const struct params *params);
 	/* Make the change. On failure, everything it did must still be undoable
 	 * from ctx->undo (the engine reverts the step). */
 	int (*apply)(struct inject_ctx *ctx, struct cl_error *err);

@@ -345,6 +345,7 @@ static int load_step(struct loader *L, const struct doc_node *n, enum step_kind 
 	snprintf(kp, sizeof(kp), "%s.type", st->path);
 	if (get_string(L, v, kp, &st->type))
 		return -1;
+	st->type_mark = v->mark;
 	if (kind == STEP_INJECT) {
 		st->injector = injector_find(st->type);
 		if (!st->injector) {
@@ -514,7 +515,7 @@ static int load_scoring(struct loader *L, const struct doc_node *root, struct sc
 
 /* Cross references: step ids unique across all sections, every verifier
  * parameter named `injection` names an inject step, every `service` one is
- * in `lab:`. */
+ * in `lab:`, and so is the lab service an injector needs (lab_needs). */
 static int check_references(struct loader *L, struct scenario *s)
 {
 	struct step *sections[] = { s->inject, s->symptoms, s->fixed_when, s->guards };
@@ -564,6 +565,23 @@ static int check_references(struct loader *L, struct scenario *s)
 			return cl_error_at(L->err, L->file, &pv->mark, kp,
 					   "unknown injection '%s' (the inject step ids are: %s)",
 					   pv->s, list);
+		}
+	}
+	for (size_t i = 0; i < s->ninject; i++) {
+		const struct step *st = &s->inject[i];
+		const char *need = st->injector && st->injector->lab_needs ?
+					   st->injector->lab_needs(&st->params) :
+					   NULL;
+		bool found = !need;
+
+		for (size_t k = 0; need && k < s->lab.n; k++)
+			found = found || !strcmp(s->lab.v[k], need);
+		if (!found) {
+			snprintf(kp, sizeof(kp), "%s.type", st->path);
+			return cl_error_at(L->err, L->file, &st->type_mark, kp,
+					   "%s needs the lab service '%s': add it to this scenario's "
+					   "lab: list",
+					   st->type, need);
 		}
 	}
 	for (size_t sec = 1; sec < 4; sec++) {

@@ -23,6 +23,7 @@ struct step {
 	char *id;                 /* inject: required; criteria: optional */
 	struct cl_mark id_mark;   /* where the id is written */
 	char *type;
+	struct cl_mark type_mark; /* where the type is written */
 	char path[48];            /* "inject[0]", "fixed_when[1]" */
 	struct cl_mark mark;
 	const struct injector *injector; /* STEP_INJECT */
