@@ -25,6 +25,7 @@
 
 #include "core/doc.h"
 #include "core/registry.h"
+#include "support/step.h"
 #include "sys/kube.h"
 #include "sys/proc.h"
 
@@ -57,19 +58,6 @@ static const cJSON *env_injection(void *opaque, const char *step_id)
 
 static const struct check_env env = { .injection = env_injection };
 
-static int parse_params(struct params *p, const struct param_spec *spec, const char *with,
-			struct cl_error *err)
-{
-	struct doc_node *doc = doc_parse_json("test.json", with, strlen(with), err);
-	int rc;
-
-	if (!doc)
-		return -1;
-	rc = params_from_doc(p, spec, doc, "test.json", NULL, "with", err);
-	doc_free(doc);
-	return rc;
-}
-
 /* Apply injector `type` with parameters `with` (JSON). 0, or -1 with err. */
 static int apply(struct step *s, const char *type, const char *id, const char *with,
 		 struct cl_error *err)
@@ -83,7 +71,7 @@ static int apply(struct step *s, const char *type, const char *id, const char *w
 	snprintf(s->run_id, sizeof(s->run_id), "20250101T000000Z-test-%d-%d", (int)getpid() % 10000,
 		 seq++);
 	snprintf(s->id, sizeof(s->id), "%s", id);
-	if (parse_params(&s->params, s->in->params, with, err))
+	if (test_params_parse(&s->params, s->in->params, with, err))
 		fail_msg("parameters %s: %s", with, err->msg);
 	if (s->in->validate) {
 		char msg[256];
@@ -151,7 +139,7 @@ static int check(const char *type, const char *with, char *obs, size_t size)
 
 	assert_non_null(v);
 	cl_error_clear(&err);
-	if (parse_params(&p, v->params, with, &err))
+	if (test_params_parse(&p, v->params, with, &err))
 		fail_msg("parameters %s: %s", with, err.msg);
 	if (v->validate) {
 		char msg[256];
