@@ -131,16 +131,9 @@ def one(sid, env, state, sig, how, arg):
 
 
 for sid in drills:
-    d = os.path.join(TMP, "sig-" + sid)
-    os.makedirs(d)
-    env = dict(base, CHAOSLAB_STATE=os.path.join(d, "state"),
-               CHAOSLAB_RESULTS=os.path.join(d, "results"))
+    env = torture.drill_env(base, os.path.join(TMP, "sig-" + sid))
     state = env["CHAOSLAB_STATE"]
-    for attempt in range(torture.PORT_RETRIES + 1):
-        clean = torture.drill(env, sid, state, None)
-        if not clean["port_busy"]:
-            break
-        torture.wait_port_free(clean["out"])
+    clean = torture.drill_port_free(env, sid, state)
     if clean["rc"] != 1:
         failures.append("%s: the clean run exited %d" % (sid, clean["rc"]))
         print(clean["out"][-1200:])

@@ -226,16 +226,9 @@ def main():
     log("%s: %s" % ("simulated reboot" if reboot else "recycled pids, same boot", ", ".join(ids)))
     try:
         for sid in ids:
-            d = os.path.join(tmp, sid)
-            os.makedirs(d)
-            env = dict(env_base, CHAOSLAB_STATE=os.path.join(d, "state"),
-                       CHAOSLAB_RESULTS=os.path.join(d, "results"))
+            env = torture.drill_env(env_base, os.path.join(tmp, sid))
             state = env["CHAOSLAB_STATE"]
-            for attempt in range(torture.PORT_RETRIES + 1):
-                res = torture.drill(env, sid, state, None)
-                if not res["port_busy"]:
-                    break
-                torture.wait_port_free(res["out"])
+            res = torture.drill_port_free(env, sid, state)
             if res["rc"] != 1:
                 log("  %-22s clean run exited %d, expected 1:\n%s" % (sid, res["rc"], res["out"][-800:]))
                 failed += 1

@@ -308,6 +308,25 @@ def drill(env, sid, state, kill=None):
             "port_busy": "already in use" in text}
 
 
+def drill_env(base, directory):
+    """base with a drill's own state and results directories, made under
+    directory."""
+    os.makedirs(directory)
+    return dict(base, CHAOSLAB_STATE=os.path.join(directory, "state"),
+                CHAOSLAB_RESULTS=os.path.join(directory, "results"))
+
+
+def drill_port_free(env, sid, state, kill=None):
+    """drill(), run again (PORT_RETRIES times at most) while another run
+    holds the lab service's port; a run that was killed is never repeated."""
+    for _ in range(PORT_RETRIES + 1):
+        res = drill(env, sid, state, kill)
+        if not res["port_busy"] or res["killed"]:
+            break
+        wait_port_free(res["out"])
+    return res
+
+
 def main():
     if os.geteuid() != 0:
         print("SKIP: needs root (drills change the machine)")
@@ -345,10 +364,7 @@ def main():
     try:
         # Per drill: its state directory, clean-run sequence and length.
         for sid in ids:
-            d = os.path.join(tmp, sid)
-            os.makedirs(d)
-            env = dict(env_base, CHAOSLAB_STATE=os.path.join(d, "state"),
-                       CHAOSLAB_RESULTS=os.path.join(d, "results"))
+            env = drill_env(env_base, os.path.join(tmp, sid))
             per[sid] = {"env": env, "state": env["CHAOSLAB_STATE"], "ready": False,
                         "names": worker_names(sid), "first": True}
 
@@ -375,11 +391,7 @@ def main():
                 kill = ("autopilot", rng.uniform(0, 3))
             elif kill is None:
                 kill = ("time", rng.uniform(0, s["length"]))
-            for attempt in range(PORT_RETRIES + 1):
-                res = drill(s["env"], sid, s["state"], kill)
-                if not res["port_busy"] or res["killed"]:
-                    break
-                wait_port_free(res["out"])
+            res = drill_port_free(s["env"], sid, s["state"], kill)
             return before, kill, res
 
         def finish(sid, kind, before, kill, res):
@@ -446,11 +458,7 @@ def main():
                 continue
             s = per[sid]
             before = audit.snapshot(s["state"], netns)
-            for attempt in range(PORT_RETRIES + 1):
-                res = drill(s["env"], sid, s["state"], None)
-                if not res["port_busy"]:
-                    break
-                wait_port_free(res["out"])
+            res = drill_port_free(s["env"], sid, s["state"])
             s["seq"] = res["records"]
             s["length"] = max(res["seconds"], 1.0)
             s["ready"] = not res["port_busy"] and res["rc"] == 1
